@@ -1,0 +1,23 @@
+# Builds C sources into wasm32-wasi modules with clang-14 and wasi-libc (Debian's
+# wasi-libc puts its sysroot where clang looks by default).
+find_program(LIQUID_WASM_CC NAMES clang-14 clang REQUIRED)
+
+# liquid_add_wasm(NAME OUTPUT_DIR SOURCE [EXTRA_FLAGS...]) -> target wasm_NAME, file OUTPUT_DIR/NAME.wasm
+function(liquid_add_wasm name out_dir source)
+  set(out ${out_dir}/${name}.wasm)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
+    COMMAND ${LIQUID_WASM_CC} --target=wasm32-wasi -O2 -Wall -Wextra -Werror
+            ${ARGN} -o ${out} ${source}
+    DEPENDS ${source}
+    COMMENT "wasm32-wasi ${name}.wasm"
+    VERBATIM)
+  add_custom_target(wasm_${name} ALL DEPENDS ${out})
+endfunction()
+
+file(GLOB LIQUID_EXAMPLE_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/*.c)
+foreach(src ${LIQUID_EXAMPLE_SOURCES})
+  get_filename_component(name ${src} NAME_WE)
+  liquid_add_wasm(${name} ${CMAKE_BINARY_DIR}/examples ${src})
+endforeach()

@@ -1,0 +1,11 @@
+/*
+ * commands.h — the subcommands of the `liquid` executable. Each takes the arguments
+ * after its own name (argv[0] is the subcommand) and returns the process exit status.
+ */
+#ifndef LIQUID_CLI_COMMANDS_H
+#define LIQUID_CLI_COMMANDS_H
+
+int command_run(int argc, char **argv);        /* run.c: run a module locally */
+int command_spectest(int argc, char **argv);   /* spectest.c: run a wast2json file */
+
+#endif
