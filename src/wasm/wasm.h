@@ -185,6 +185,16 @@ void wasm_linker_free(wasm_linker *linker);
 bool wasm_linker_define_func(wasm_linker *linker, const char *module, const char *name,
                              const char *params, const char *results, wasm_host_fn fn,
                              void *user, wasm_error *err);
+/* Host-created memory, table and global, importable by modules (the spec suite's
+ * `spectest` module, shared buffers). has_max false means no maximum. */
+bool wasm_linker_define_memory(wasm_linker *linker, const char *module, const char *name,
+                               uint32_t min_pages, bool has_max, uint32_t max_pages,
+                               wasm_error *err);
+bool wasm_linker_define_table(wasm_linker *linker, const char *module, const char *name,
+                              wasm_valtype elem_type, uint32_t min, bool has_max, uint32_t max,
+                              wasm_error *err);
+bool wasm_linker_define_global(wasm_linker *linker, const char *module, const char *name,
+                               const wasm_value *value, bool mutable_, wasm_error *err);
 /* Makes every export of an instance importable under module_name (spec `register`). */
 bool wasm_linker_define_instance(wasm_linker *linker, const char *module_name,
                                  wasm_instance *instance, wasm_error *err);
