@@ -183,8 +183,11 @@ static int run_file(const spectest_options *options, spectest_skips *skips)
     json_error_t json_error;
     json_t *root = json_load_file(options->json_path, JSON_ALLOW_NUL, &json_error);
     if (!root) {
-        fprintf(stderr, "liquid spectest: %s:%d:%d: %s\n", options->json_path, json_error.line,
-                json_error.column, json_error.text);
+        if (json_error.line > 0)    /* a syntax error, not an unreadable file */
+            fprintf(stderr, "liquid spectest: %s:%d:%d: %s\n", options->json_path,
+                    json_error.line, json_error.column, json_error.text);
+        else
+            fprintf(stderr, "liquid spectest: %s\n", json_error.text);
         return 1;
     }
     const json_t *commands = json_object_get(root, "commands");
