@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,22 @@ def peak_memory_method():
     return "gnu-time" if os.access(GNU_TIME, os.X_OK) else "wait4-ru_maxrss"
 
 
-def run_once(command, program, runner):
+def arm_timeout(child, timeout_s):
+    """Kills the child if it outlives timeout_s, so a hung engine stops the
+    benchmark with an error instead of blocking it. wait4() is resumed after the
+    handler runs (PEP 475) and then reaps the killed child."""
+    fired = []
+
+    def on_alarm(_signum, _frame):
+        fired.append(True)
+        os.killpg(child.pid, signal.SIGKILL)   # GNU time and the program under it
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(timeout_s)
+    return lambda: bool(fired)
+
+
+def run_once(command, program, runner, timeout_s):
     """Returns (seconds, peak_kib, checksum) for one run of command."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile(mode="r") as time_report:
@@ -51,22 +67,38 @@ def run_once(command, program, runner):
             fail(program, runner, f"cannot run {command[0]}: no such executable")
         started = time.perf_counter()
         try:
-            child = subprocess.Popen(wrapped, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            child = subprocess.Popen(wrapped, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
         except OSError as e:
             fail(program, runner, f"cannot start {wrapped[0]}: {e.strerror}")
-        _, status, usage = os.wait4(child.pid, 0)
+        timed_out = arm_timeout(child, timeout_s)
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        except KeyboardInterrupt:   # the child is in its own session: stop it too
+            os.killpg(child.pid, signal.SIGKILL)
+            raise
         seconds = time.perf_counter() - started
+        signal.alarm(0)
+        if timed_out():
+            fail(program, runner, f"still running after {timeout_s} s; killed")
         child.returncode = os.waitstatus_to_exitcode(status)  # already reaped
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-        peak_kib = usage.ru_maxrss
+        peak_kib, report = usage.ru_maxrss, ""
         if wrapped is not command:
-            peak_kib = parse_gnu_time_report(time_report.read(), program, runner, peak_kib)
+            report = time_report.read()
+            peak_kib = parse_gnu_time_report(report, program, runner, peak_kib)
 
     if child.returncode != 0:
-        how = (f"killed by signal {-child.returncode}" if child.returncode < 0
-               else f"exit status {child.returncode}")
+        # Under GNU time a signal shows as its report line and exit status 128+N.
+        signalled = re.search(r"Command terminated by signal (\d+)", report)
+        if child.returncode < 0:
+            how = f"killed by signal {-child.returncode}"
+        elif signalled:
+            how = f"killed by signal {signalled.group(1)}"
+        else:
+            how = f"exit status {child.returncode}"
         tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
         fail(program, runner, f"failed ({how}): {' | '.join(tail) or 'no error output'}")
     found = CHECKSUM_LINE.findall(stdout)
@@ -92,15 +124,16 @@ def main():
     parser.add_argument("--runner", required=True)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--expect", help="the checksum every run must print")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds one run may take")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command or args.runs < 1:
-        parser.error("need a command after -- and --runs >= 1")
+    if not command or args.runs < 1 or args.timeout < 1:
+        parser.error("need a command after -- , --runs >= 1 and --timeout >= 1")
 
     times, peaks, checksum = [], [], args.expect
     for _ in range(args.runs):
-        seconds, peak_kib, printed = run_once(command, args.program, args.runner)
+        seconds, peak_kib, printed = run_once(command, args.program, args.runner, args.timeout)
         if checksum is not None and printed != checksum:
             fail(args.program, args.runner,
                  f"checksum mismatch: printed {printed}, expected {checksum}"
