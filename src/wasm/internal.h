@@ -78,8 +78,9 @@ typedef struct wasm_constexpr {
 /* ------------------------------------------------------------------- module */
 
 typedef struct wasm_import {
-    char *module;
-    char *name;
+    char *module;           /* NUL-terminated copies; names may hold NUL bytes, */
+    char *name;             /* so compare with the lengths */
+    uint32_t module_len, name_len;
     wasm_extern_kind kind;
     union {
         uint32_t type_index;        /* FUNC */
@@ -90,7 +91,8 @@ typedef struct wasm_import {
 } wasm_import;
 
 typedef struct wasm_export {
-    char *name;
+    char *name;             /* NUL-terminated copy; may hold NUL bytes */
+    uint32_t name_len;
     wasm_extern_kind kind;
     uint32_t index;
 } wasm_export;
@@ -193,6 +195,21 @@ bool wasm_read_s64(const uint8_t **p, const uint8_t *end, int64_t *out);
 bool wasm_is_valtype(uint8_t byte);
 bool wasm_is_reftype(uint8_t byte);
 
+/* The general LEB128 reader behind the ones above, for callers that want to say why
+ * an integer was refused: N-bit unsigned or signed (sign-extended to 64 bits). On
+ * failure *p is left where the integer starts. */
+typedef enum wasm_leb_status {
+    WASM_LEB_OK = 0,
+    WASM_LEB_END,           /* ran past end */
+    WASM_LEB_TOO_LONG,      /* more than ceil(N/7) bytes */
+    WASM_LEB_TOO_LARGE,     /* unused bits of the last byte not zero / sign */
+} wasm_leb_status;
+wasm_leb_status wasm_read_leb(const uint8_t **p, const uint8_t *end, unsigned bits,
+                              bool is_signed, uint64_t *out);
+/* The spec suite's wording: "integer representation too long", "integer too large",
+ * "unexpected end". */
+const char *wasm_leb_status_message(wasm_leb_status status);
+
 /* ---------------------------------------------------------- runtime objects */
 
 typedef struct wasm_memory_inst {
@@ -200,6 +217,7 @@ typedef struct wasm_memory_inst {
     uint64_t size;                  /* bytes = pages * WASM_PAGE_SIZE */
     uint32_t pages;
     uint32_t max_pages;             /* the module's max (or WASM_MAX_PAGES) */
+    bool has_max;                   /* import matching needs "no max" apart from 65536 */
     uint32_t limit_pages;           /* the embedder's limit; 0 = none */
 } wasm_memory_inst;
 
@@ -207,6 +225,7 @@ typedef struct wasm_table_inst {
     uint8_t elem_type;
     uint32_t size;
     uint32_t max;                   /* the table type's max, or UINT32_MAX */
+    bool has_max;
     uint32_t limit;                 /* the embedder's limit; 0 = none */
     wasm_slot *elems;               /* funcref: (uintptr_t)(wasm_func *); externref: opaque */
 } wasm_table_inst;
@@ -242,6 +261,8 @@ struct wasm_instance {
 
 /* store.c: every runtime object is allocated through the store that owns it. */
 uint32_t wasm_store_intern_type(wasm_store *store, const wasm_functype *type);
+/* The store's own copy of an interned type; lives as long as the store. */
+const wasm_functype *wasm_store_type(const wasm_store *store, uint32_t type_id);
 wasm_memory_inst *wasm_store_new_memory(wasm_store *store, const wasm_limits_decl *type,
                                         uint32_t limit_pages, wasm_error *err);
 wasm_table_inst *wasm_store_new_table(wasm_store *store, const wasm_tabletype *type,
