@@ -114,7 +114,7 @@ uint16_t wasi_clock_now(uint32_t id, uint64_t *ns)
 
 uint16_t wasi_clock_time_get(wasi_call *call, const wasm_slot *args)
 {
-    uint64_t ns;
+    uint64_t ns = 0;
     uint16_t err = wasi_clock_now(wasi_arg_u32(args, 0), &ns);
     if (err)
         return err;
