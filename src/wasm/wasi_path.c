@@ -149,9 +149,11 @@ static uint16_t walk(dir_stack *stack, char **pending, bool follow_final, wasi_r
             after++;
         bool last = !p[after];
         bool slash_after = after > pos;
-        char saved = p[pos];
-        p[pos] = '\0';
-        const char *name = p + start;
+        if (pos - start > NAME_MAX)
+            return WASI_ENAMETOOLONG;
+        char name[NAME_MAX + 1];
+        memcpy(name, p + start, pos - start);
+        name[pos - start] = '\0';
 
         if (!strcmp(name, ".") || !strcmp(name, "..")) {
             if (name[1] == '.') {
@@ -159,7 +161,6 @@ static uint16_t walk(dir_stack *stack, char **pending, bool follow_final, wasi_r
                     return WASI_ENOTCAPABLE;    /* above the preopen */
                 close(stack->fds[--stack->count]);
             }
-            p[pos] = saved;
             continue;
         }
 
@@ -168,7 +169,6 @@ static uint16_t walk(dir_stack *stack, char **pending, bool follow_final, wasi_r
         if (last) {
             /* A trailing slash asks for a directory, which a link must be followed to. */
             if ((follow_final || slash_after) && is_link_at(top, name)) {
-                p[pos] = saved;
                 err = splice_symlink(top, name, pending, pos, &links);
                 if (err)
                     return err;
@@ -181,7 +181,6 @@ static uint16_t walk(dir_stack *stack, char **pending, bool follow_final, wasi_r
         }
         bool is_link;
         err = descend(stack, name, &is_link);
-        p[pos] = saved;
         if (err)
             return err;
         if (is_link) {
