@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MEMORY_SIZE 65536u
@@ -346,6 +347,68 @@ static void test_save_and_restore_open_files(void **state)
     free(saved);
 }
 
+/* One subscription (48 bytes) at `at`: a relative clock or an fd. */
+static void put_clock_subscription(fixture *fx, uint32_t at, uint64_t userdata, uint64_t ns)
+{
+    memset(fx->memory + at, 0, 48);
+    wasi_put_u64(fx->memory + at, userdata);
+    fx->memory[at + 8] = 0;                     /* clock */
+    wasi_put_u32(fx->memory + at + 16, 1);      /* monotonic */
+    wasi_put_u64(fx->memory + at + 24, ns);
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_poll_sleeps_for_the_soonest_clock(void **state)
+{
+    fixture *fx = *state;
+    put_clock_subscription(fx, 8192, 11, 400 * 1000000ull);
+    put_clock_subscription(fx, 8192 + 48, 22, 60 * 1000000ull);
+    wasm_slot args[] = {8192, 16384, 2, OUT_AT};
+    uint64_t start = monotonic_ms();
+    assert_int_equal(wasi_poll_oneoff(&fx->call, args), WASI_ESUCCESS);
+    uint64_t took = monotonic_ms() - start;
+    assert_true(took >= 60 && took < 350);
+    assert_int_equal(wasi_get_u32(fx->memory + OUT_AT), 1);
+    assert_int_equal(wasi_get_u64(fx->memory + 16384), 22);      /* userdata */
+    assert_int_equal(fx->memory[16384 + 10], 0);                   /* a clock event */
+    assert_int_equal(wasi_get_u32(fx->memory + 16384 + 8) & 0xffff, 0);
+}
+
+static void test_poll_answers_fd_subscriptions_at_once(void **state)
+{
+    fixture *fx = *state;
+    put_clock_subscription(fx, 8192, 1, 5ull * 1000000000ull);   /* 5 s: must not wait */
+    memset(fx->memory + 8192 + 48, 0, 96);
+    wasi_put_u64(fx->memory + 8192 + 48, 2);
+    fx->memory[8192 + 48 + 8] = 2;                                 /* fd_write */
+    wasi_put_u32(fx->memory + 8192 + 48 + 16, 1);
+    wasi_put_u64(fx->memory + 8192 + 96, 3);
+    fx->memory[8192 + 96 + 8] = 1;                                 /* fd_read */
+    wasi_put_u32(fx->memory + 8192 + 96 + 16, 77);                 /* not open */
+    wasm_slot args[] = {8192, 16384, 3, OUT_AT};
+    uint64_t start = monotonic_ms();
+    assert_int_equal(wasi_poll_oneoff(&fx->call, args), WASI_ESUCCESS);
+    assert_true(monotonic_ms() - start < 1000);
+    assert_int_equal(wasi_get_u32(fx->memory + OUT_AT), 2);
+    assert_int_equal(wasi_get_u64(fx->memory + 16384), 2);
+    assert_int_equal(fx->memory[16384 + 8], 0);
+    assert_int_equal(wasi_get_u64(fx->memory + 16384 + 32), 3);
+    assert_int_equal(fx->memory[16384 + 32 + 8], WASI_EBADF);
+
+    wasm_slot none[] = {8192, 16384, 0, OUT_AT};
+    assert_int_equal(wasi_poll_oneoff(&fx->call, none), WASI_EINVAL);
+    wasm_slot out_of_bounds[] = {MEMORY_SIZE - 47, 16384, 1, OUT_AT};
+    assert_int_equal(wasi_poll_oneoff(&fx->call, out_of_bounds), WASI_EFAULT);
+    wasm_slot events_out[] = {8192, MEMORY_SIZE - 95, 3, OUT_AT};
+    assert_int_equal(wasi_poll_oneoff(&fx->call, events_out), WASI_EFAULT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +420,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_preopen_reports_directory_rights, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_save_and_restore_open_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_sleeps_for_the_soonest_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_answers_fd_subscriptions_at_once, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
