@@ -26,7 +26,9 @@ static const char *reftype_name(uint8_t type)
     return type == WASM_FUNCREF ? "funcref" : "externref";
 }
 
-static bool decode_elem_mode(decoder *d, uint32_t flags, wasm_elem_segment *segment)
+/* An implicit table or memory index is reported at the segment's start. */
+static bool decode_elem_mode(decoder *d, uint32_t flags, const uint8_t *segment_at,
+                             wasm_elem_segment *segment)
 {
     const wasm_module *m = d->module;
     if (flags & ELEM_NOT_ACTIVE) {
@@ -35,7 +37,7 @@ static bool decode_elem_mode(decoder *d, uint32_t flags, wasm_elem_segment *segm
         return true;
     }
     segment->mode = WASM_SEGMENT_ACTIVE;
-    const uint8_t *table_at = d->p;
+    const uint8_t *table_at = flags & ELEM_EXPLICIT_TABLE_OR_DECLARATIVE ? d->p : segment_at;
     segment->table_index = 0;
     if ((flags & ELEM_EXPLICIT_TABLE_OR_DECLARATIVE) &&
         !decoder_read_u32(d, &segment->table_index))
@@ -111,7 +113,7 @@ bool decode_element_section(decoder *d)
             return false;
         if (flags > 7)
             return decoder_malformed(d, flags_at, "malformed elements segment kind %u", flags);
-        if (!decode_elem_mode(d, flags, segment) || !decode_elem_type(d, flags, segment) ||
+        if (!decode_elem_mode(d, flags, flags_at, segment) || !decode_elem_type(d, flags, segment) ||
             !decode_elem_items(d, flags, segment))
             return false;
         if (segment->mode == WASM_SEGMENT_ACTIVE && segment->table_index < m->table_count &&
@@ -156,7 +158,7 @@ bool decode_data_section(decoder *d)
             return decoder_malformed(d, flags_at, "malformed data segment kind %u", flags);
         segment->mode = flags == 1 ? WASM_SEGMENT_PASSIVE : WASM_SEGMENT_ACTIVE;
         if (segment->mode == WASM_SEGMENT_ACTIVE) {
-            const uint8_t *memory_at = d->p;
+            const uint8_t *memory_at = flags == 2 ? d->p : flags_at;
             if (flags == 2 && !decoder_read_u32(d, &segment->memory_index))
                 return false;
             if (segment->memory_index >= m->memory_count)

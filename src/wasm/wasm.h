@@ -218,6 +218,9 @@ wasm_instance *wasm_instantiate(wasm_store *store, const wasm_module *module,
 
 const wasm_module *wasm_instance_module(const wasm_instance *instance);
 wasm_func *wasm_instance_export_func(const wasm_instance *instance, const char *name);
+/* The same for names holding NUL bytes (export names are any UTF-8). */
+wasm_func *wasm_instance_export_func_sized(const wasm_instance *instance, const char *name,
+                                           size_t name_len);
 /* Globals: read and write an exported global (writes need a mutable global). */
 bool wasm_instance_export_global(const wasm_instance *instance, const char *name,
                                  wasm_value *out);
