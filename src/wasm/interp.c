@@ -1,0 +1,1001 @@
+/*
+ * interp.c — the interpreter loop over the compiled form (compile.h, interp_ops.h).
+ *
+ * One C function runs every Wasm frame of a call: calls push a frame record on the
+ * exec's own stack and continue in the loop; returns pop it. pc, fp, the memory's
+ * base and size and the current instance's tables live in locals so the C compiler
+ * can keep them in registers; memory base and size are reloaded after anything
+ * that can move or grow the memory (calls, memory.grow, host functions).
+ *
+ * Dispatch is computed goto: each instruction's first word is the distance from a
+ * base label to its handler. Built with LIQUID_WASM_PORTABLE_DISPATCH (or without
+ * GNU C), the word is the opcode and a switch dispatches.
+ *
+ * Invariants the handlers keep: an instruction reads all its operands before it
+ * writes its destination (the compiler may make a destination one of the
+ * operands); i32 and f32 values are stored zero-extended in their cells; pc points
+ * at the running instruction until it completes, so a trap knows where it is.
+ */
+#include "wasm/exec.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(LIQUID_WASM_PORTABLE_DISPATCH)
+#define USE_COMPUTED_GOTO 1
+#else
+#define USE_COMPUTED_GOTO 0
+#endif
+
+#if defined(__GNUC__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
+
+/* ------------------------------------------------------------ value helpers */
+
+static inline float f32_of(wasm_slot cell)
+{
+    uint32_t bits = (uint32_t)cell;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline double f64_of(wasm_slot cell)
+{
+    double d;
+    memcpy(&d, &cell, sizeof d);
+    return d;
+}
+
+static inline wasm_slot cell_of_f32(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+static inline wasm_slot cell_of_f64(double d)
+{
+    wasm_slot bits;
+    memcpy(&bits, &d, sizeof bits);
+    return bits;
+}
+
+static inline uint32_t clz32(uint32_t x)
+{
+#if defined(__GNUC__)
+    return x ? (uint32_t)__builtin_clz(x) : 32;
+#else
+    uint32_t n = 0;
+    for (uint32_t bit = 1u << 31; bit && !(x & bit); bit >>= 1)
+        n++;
+    return n;
+#endif
+}
+
+static inline uint64_t clz64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return x ? (uint64_t)__builtin_clzll(x) : 64;
+#else
+    uint64_t n = 0;
+    for (uint64_t bit = 1ull << 63; bit && !(x & bit); bit >>= 1)
+        n++;
+    return n;
+#endif
+}
+
+static inline uint32_t ctz32(uint32_t x)
+{
+#if defined(__GNUC__)
+    return x ? (uint32_t)__builtin_ctz(x) : 32;
+#else
+    uint32_t n = 0;
+    for (uint32_t bit = 1; bit && !(x & bit); bit <<= 1)
+        n++;
+    return n;
+#endif
+}
+
+static inline uint64_t ctz64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return x ? (uint64_t)__builtin_ctzll(x) : 64;
+#else
+    uint64_t n = 0;
+    for (uint64_t bit = 1; bit && !(x & bit); bit <<= 1)
+        n++;
+    return n;
+#endif
+}
+
+static inline uint32_t popcnt32(uint32_t x)
+{
+#if defined(__GNUC__)
+    return (uint32_t)__builtin_popcount(x);
+#else
+    uint32_t n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+#endif
+}
+
+static inline uint64_t popcnt64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return (uint64_t)__builtin_popcountll(x);
+#else
+    uint64_t n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+#endif
+}
+
+static inline uint32_t rotl32(uint32_t x, uint32_t n)
+{
+    n &= 31;
+    return (x << n) | (x >> ((32 - n) & 31));
+}
+
+static inline uint32_t rotr32(uint32_t x, uint32_t n)
+{
+    n &= 31;
+    return (x >> n) | (x << ((32 - n) & 31));
+}
+
+static inline uint64_t rotl64(uint64_t x, uint64_t n)
+{
+    n &= 63;
+    return (x << n) | (x >> ((64 - n) & 63));
+}
+
+static inline uint64_t rotr64(uint64_t x, uint64_t n)
+{
+    n &= 63;
+    return (x >> n) | (x << ((64 - n) & 63));
+}
+
+/* min and max: NaN wins, and -0 is less than +0 (unlike fmin/fmax). */
+static inline float f32_min(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+
+static inline float f32_max(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+
+static inline double f64_min(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+
+static inline double f64_max(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+
+/* Saturating float -> int conversions: NaN is 0, out of range clamps. */
+static inline uint32_t sat_i32_f64(double d)
+{
+    if (isnan(d))
+        return 0;
+    if (d <= -2147483649.0)
+        return (uint32_t)INT32_MIN;
+    if (d >= 2147483648.0)
+        return (uint32_t)INT32_MAX;
+    return (uint32_t)(int32_t)d;
+}
+
+static inline uint32_t sat_u32_f64(double d)
+{
+    if (isnan(d) || d <= -1.0)
+        return 0;
+    if (d >= 4294967296.0)
+        return UINT32_MAX;
+    return (uint32_t)d;
+}
+
+static inline uint64_t sat_i64_f64(double d)
+{
+    if (isnan(d))
+        return 0;
+    if (d < -9223372036854775808.0)
+        return (uint64_t)INT64_MIN;
+    if (d >= 9223372036854775808.0)
+        return (uint64_t)INT64_MAX;
+    return (uint64_t)(int64_t)d;
+}
+
+static inline uint64_t sat_u64_f64(double d)
+{
+    if (isnan(d) || d <= -1.0)
+        return 0;
+    if (d >= 18446744073709551616.0)
+        return UINT64_MAX;
+    return (uint64_t)d;
+}
+
+/* Little-endian memory on any host. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LE16(x) __builtin_bswap16(x)
+#define LE32(x) __builtin_bswap32(x)
+#define LE64(x) __builtin_bswap64(x)
+#else
+#define LE16(x) (x)
+#define LE32(x) (x)
+#define LE64(x) (x)
+#endif
+
+static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return LE16(v); }
+static inline uint32_t load_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return LE32(v); }
+static inline uint64_t load_u64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return LE64(v); }
+static inline void store_u16(uint8_t *p, uint16_t v) { v = LE16(v); memcpy(p, &v, 2); }
+static inline void store_u32(uint8_t *p, uint32_t v) { v = LE32(v); memcpy(p, &v, 4); }
+static inline void store_u64(uint8_t *p, uint64_t v) { v = LE64(v); memcpy(p, &v, 8); }
+
+/* An instance without memory reads as one of size 0 (validation keeps memory
+ * instructions out of such modules; this only saves a branch on reload). */
+static wasm_memory_inst no_memory;
+
+/* --------------------------------------------------------------- the loop */
+
+#define I32(cell) ((uint32_t)fp[cell])
+#define S32(cell) ((int32_t)(uint32_t)fp[cell])
+#define I64(cell) (fp[cell])
+#define S64(cell) ((int64_t)fp[cell])
+#define F32(cell) f32_of(fp[cell])
+#define F64(cell) f64_of(fp[cell])
+#define REL(word) ((int32_t)(word))
+
+#if USE_COMPUTED_GOTO
+#define HANDLER(name) op_##name:
+#define DISPATCH() goto *(const void *)((const char *)&&op_unreachable + REL(*pc))
+#else
+#define HANDLER(name) case WASM_OP_##name:
+#define DISPATCH() goto dispatch
+#endif
+#define NEXT(n)        \
+    do {               \
+        pc += (n);     \
+        DISPATCH();    \
+    } while (0)
+
+#define TRAP(kind, message)         \
+    do {                            \
+        trap_kind = (kind);         \
+        trap_message = (message);   \
+        goto trap;                  \
+    } while (0)
+
+#define LOAD_INSTANCE()                                                              \
+    do {                                                                             \
+        codes = inst->module->codes;                                                 \
+        globals = inst->globals;                                                     \
+        memory = inst->module->memory_count ? inst->memories[0] : &no_memory;        \
+    } while (0)
+
+#define RELOAD_MEMORY()             \
+    do {                            \
+        mem = memory->data;         \
+        mem_size = memory->size;    \
+    } while (0)
+
+/* Binary and unary numeric handlers: dst, a(, b). */
+#define BINARY(name, get, put, expr)        \
+    HANDLER(name) {                         \
+        VALUE_TYPE_##get a = get(pc[2]);  \
+        VALUE_TYPE_##get b = get(pc[3]);  \
+        fp[pc[1]] = put(expr);              \
+        NEXT(4);                            \
+    }
+#define UNARY(name, get, put, expr)         \
+    HANDLER(name) {                         \
+        VALUE_TYPE_##get a = get(pc[2]);  \
+        fp[pc[1]] = put(expr);              \
+        NEXT(3);                            \
+    }
+#define VALUE_TYPE_I32 uint32_t
+#define VALUE_TYPE_S32 int32_t
+#define VALUE_TYPE_I64 uint64_t
+#define VALUE_TYPE_S64 int64_t
+#define VALUE_TYPE_F32 float
+#define VALUE_TYPE_F64 double
+#define PUT_U32(x) ((wasm_slot)(uint32_t)(x))
+#define PUT_U64(x) ((wasm_slot)(x))
+#define PUT_F32(x) cell_of_f32(x)
+#define PUT_F64(x) cell_of_f64(x)
+
+#define BRANCH_IF(name, get, cond)                  \
+    HANDLER(name) {                                 \
+        VALUE_TYPE_##get a = get(pc[1]);          \
+        VALUE_TYPE_##get b = get(pc[2]);          \
+        if (cond)                                   \
+            pc += REL(pc[3]);                       \
+        else                                        \
+            pc += 4;                                \
+        DISPATCH();                                 \
+    }
+
+#define LOAD(name, size, expr)                                      \
+    HANDLER(name) {                                                 \
+        uint64_t ea = (uint64_t)I32(pc[2]) + pc[3];                 \
+        if (UNLIKELY(ea + (size) > mem_size))                       \
+            TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);             \
+        const uint8_t *at = mem + ea;                               \
+        fp[pc[1]] = (expr);                                         \
+        NEXT(4);                                                    \
+    }
+
+#define STORE(name, size, stmt)                                     \
+    HANDLER(name) {                                                 \
+        uint64_t ea = (uint64_t)I32(pc[1]) + pc[3];                 \
+        if (UNLIKELY(ea + (size) > mem_size))                       \
+            TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);             \
+        uint8_t *at = mem + ea;                                     \
+        wasm_slot v = fp[pc[2]];                                    \
+        stmt;                                                       \
+        NEXT(4);                                                    \
+    }
+
+/* Trapping float -> int conversion: NaN is invalid, out of range overflows. */
+#define TRUNC(name, get, put, ctype, lo_ok, hi_ok)                          \
+    HANDLER(name) {                                                         \
+        VALUE_TYPE_##get a = get(pc[2]);                                  \
+        if (UNLIKELY(isnan(a)))                                             \
+            TRAP(WASM_TRAP_INVALID_CONVERSION, NULL);                       \
+        if (UNLIKELY(!((lo_ok) && (hi_ok))))                                \
+            TRAP(WASM_TRAP_INTEGER_OVERFLOW, NULL);                         \
+        fp[pc[1]] = put((ctype)a);                                          \
+        NEXT(3);                                                            \
+    }
+
+/* One safe point: charge its cost and look for an interrupt. */
+#define SAFE_POINT()                                                                    \
+    do {                                                                                \
+        uint32_t cost = pc[1];                                                          \
+        budget -= cost;                                                                 \
+        if (UNLIKELY(budget < 0 ||                                                      \
+                     atomic_load_explicit(&exec->interrupt, memory_order_relaxed))) {   \
+            budget += cost;                                                             \
+            goto safe_point_slow;                                                       \
+        }                                                                               \
+        NEXT(2);                                                                        \
+    } while (0)
+
+static wasm_status interp_loop(wasm_exec *exec, const int32_t **handler_table)
+{
+#if USE_COMPUTED_GOTO
+    static const int32_t handlers[WASM_OP_COUNT] = {
+#define HANDLER_OFFSET(name) (int32_t)(&&op_##name - &&op_unreachable),
+        WASM_INTERP_OPS(HANDLER_OFFSET)
+#undef HANDLER_OFFSET
+    };
+    if (handler_table) {
+        *handler_table = handlers;
+        return WASM_STATUS_OK;
+    }
+#else
+    (void)handler_table;
+#endif
+
+    wasm_frame *const frames = exec->frames;
+    wasm_frame *const frames_end = exec->frames + exec->max_depth;
+    wasm_slot *const stack_end = exec->stack + exec->stack_cells;
+    wasm_frame *frame = frames + exec->depth - 1;
+    const wasm_iword *pc = frame->pc;
+    wasm_slot *fp = frame->fp;
+    wasm_instance *inst = frame->instance;
+    const wasm_code *codes;
+    wasm_global_inst **globals;
+    wasm_memory_inst *memory;
+    uint8_t *mem;
+    uint64_t mem_size;
+    int64_t budget = wasm_exec_issue_budget(exec);
+
+    wasm_trap_kind trap_kind = WASM_TRAP_NONE;
+    const char *trap_message = NULL;
+
+    /* a call in progress: the function to call, where its arguments are, and how
+     * long the calling instruction is */
+    const wasm_func *call_target;
+    uint32_t call_args, call_length;
+
+    LOAD_INSTANCE();
+    RELOAD_MEMORY();
+
+#if USE_COMPUTED_GOTO
+    DISPATCH();
+#else
+dispatch:
+    switch ((enum wasm_interp_op)*pc) {
+#endif
+
+    /* ------------------------------------------------------------ control */
+
+    HANDLER(unreachable) {
+        TRAP(WASM_TRAP_UNREACHABLE, NULL);
+    }
+    HANDLER(entry) {
+        SAFE_POINT();
+    }
+    HANDLER(loop) {
+        SAFE_POINT();
+    }
+    HANDLER(br) {
+        pc += REL(pc[1]);
+        DISPATCH();
+    }
+    HANDLER(br_if_nez) {
+        if (I32(pc[1]))
+            pc += REL(pc[2]);
+        else
+            pc += 3;
+        DISPATCH();
+    }
+    HANDLER(br_if_eqz) {
+        if (!I32(pc[1]))
+            pc += REL(pc[2]);
+        else
+            pc += 3;
+        DISPATCH();
+    }
+    HANDLER(br_if_i64_nez) {
+        if (I64(pc[1]))
+            pc += REL(pc[2]);
+        else
+            pc += 3;
+        DISPATCH();
+    }
+    HANDLER(br_if_i64_eqz) {
+        if (!I64(pc[1]))
+            pc += REL(pc[2]);
+        else
+            pc += 3;
+        DISPATCH();
+    }
+    BRANCH_IF(br_if_i32_eq, I32, a == b)
+    BRANCH_IF(br_if_i32_ne, I32, a != b)
+    BRANCH_IF(br_if_i32_lt_s, S32, a < b)
+    BRANCH_IF(br_if_i32_lt_u, I32, a < b)
+    BRANCH_IF(br_if_i32_gt_s, S32, a > b)
+    BRANCH_IF(br_if_i32_gt_u, I32, a > b)
+    BRANCH_IF(br_if_i32_le_s, S32, a <= b)
+    BRANCH_IF(br_if_i32_le_u, I32, a <= b)
+    BRANCH_IF(br_if_i32_ge_s, S32, a >= b)
+    BRANCH_IF(br_if_i32_ge_u, I32, a >= b)
+    BRANCH_IF(br_if_i64_eq, I64, a == b)
+    BRANCH_IF(br_if_i64_ne, I64, a != b)
+    BRANCH_IF(br_if_i64_lt_s, S64, a < b)
+    BRANCH_IF(br_if_i64_lt_u, I64, a < b)
+    BRANCH_IF(br_if_i64_gt_s, S64, a > b)
+    BRANCH_IF(br_if_i64_gt_u, I64, a > b)
+    BRANCH_IF(br_if_i64_le_s, S64, a <= b)
+    BRANCH_IF(br_if_i64_le_u, I64, a <= b)
+    BRANCH_IF(br_if_i64_ge_s, S64, a >= b)
+    BRANCH_IF(br_if_i64_ge_u, I64, a >= b)
+    HANDLER(br_table) {
+        uint32_t i = I32(pc[1]);
+        uint32_t n = pc[2];
+        if (i > n)
+            i = n;
+        pc += REL(pc[3 + i]);
+        DISPATCH();
+    }
+
+    HANDLER(call) {
+        const struct wasm_code_compiled *callee = codes[pc[1]].compiled;
+        wasm_slot *callee_fp = fp + pc[2];
+        if (UNLIKELY(frame + 1 >= frames_end || callee->frame_cells > (size_t)(stack_end - callee_fp)))
+            TRAP(WASM_TRAP_STACK_EXHAUSTED, NULL);
+        frame->pc = pc + 3;
+        frame++;
+        frame->code = callee;
+        frame->instance = inst;
+        frame->fp = callee_fp;
+        wasm_frame_init(callee_fp, callee);
+        fp = callee_fp;
+        pc = callee->code;
+        DISPATCH();
+    }
+    HANDLER(call_import) {
+        call_target = inst->funcs[pc[1]];
+        call_args = pc[2];
+        call_length = 3;
+        goto call_function;
+    }
+    HANDLER(call_indirect) {
+        const wasm_table_inst *table = inst->tables[pc[2]];
+        uint32_t i = I32(pc[3]);
+        if (UNLIKELY(i >= table->size))
+            TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, "undefined element");
+        call_target = (const wasm_func *)(uintptr_t)table->elems[i];
+        if (UNLIKELY(!call_target))
+            TRAP(WASM_TRAP_UNINITIALIZED_ELEMENT, NULL);
+        if (UNLIKELY(call_target->type_id != inst->type_ids[pc[1]]))
+            TRAP(WASM_TRAP_INDIRECT_CALL_TYPE_MISMATCH, NULL);
+        call_args = pc[4];
+        call_length = 5;
+        goto call_function;
+    }
+
+    HANDLER(return0) {
+        goto do_return;
+    }
+    HANDLER(return1) {
+        fp[0] = fp[pc[1]];
+        goto do_return;
+    }
+    HANDLER(return_n) {
+        /* the compiler ordered the sources so that ascending copies are safe */
+        uint32_t n = pc[1];
+        for (uint32_t i = 0; i < n; i++)
+            fp[i] = fp[pc[2 + i]];
+        goto do_return;
+    }
+
+    HANDLER(copy) {
+        fp[pc[1]] = fp[pc[2]];
+        NEXT(3);
+    }
+    HANDLER(select) {
+        wasm_slot a = fp[pc[2]], b = fp[pc[3]];
+        fp[pc[1]] = I32(pc[4]) ? a : b;
+        NEXT(5);
+    }
+    HANDLER(global_get) {
+        fp[pc[1]] = globals[pc[2]]->value;
+        NEXT(3);
+    }
+    HANDLER(global_set) {
+        globals[pc[1]]->value = fp[pc[2]];
+        NEXT(3);
+    }
+
+    /* ------------------------------------------------------------- memory */
+
+    LOAD(load32, 4, load_u32(at))
+    LOAD(load64, 8, load_u64(at))
+    LOAD(load8_s32, 1, (uint32_t)(int32_t)(int8_t)at[0])
+    LOAD(load8_u, 1, at[0])
+    LOAD(load16_s32, 2, (uint32_t)(int32_t)(int16_t)load_u16(at))
+    LOAD(load16_u, 2, load_u16(at))
+    LOAD(load8_s64, 1, (uint64_t)(int64_t)(int8_t)at[0])
+    LOAD(load16_s64, 2, (uint64_t)(int64_t)(int16_t)load_u16(at))
+    LOAD(load32_s64, 4, (uint64_t)(int64_t)(int32_t)load_u32(at))
+    STORE(store8, 1, at[0] = (uint8_t)v)
+    STORE(store16, 2, store_u16(at, (uint16_t)v))
+    STORE(store32, 4, store_u32(at, (uint32_t)v))
+    STORE(store64, 8, store_u64(at, v))
+
+    HANDLER(memory_size) {
+        fp[pc[1]] = memory->pages;
+        NEXT(2);
+    }
+    HANDLER(memory_grow) {
+        bool limit_hit = false;
+        int64_t old = wasm_memory_grow(memory, I32(pc[2]), &limit_hit);
+        if (UNLIKELY(limit_hit))
+            TRAP(WASM_TRAP_MEMORY_LIMIT, NULL);
+        fp[pc[1]] = (uint32_t)(int32_t)old;
+        RELOAD_MEMORY();
+        NEXT(3);
+    }
+    HANDLER(memory_fill) {
+        uint64_t d = I32(pc[1]), n = I32(pc[3]);
+        if (UNLIKELY(d + n > mem_size))
+            TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);
+        if (n)
+            memset(mem + d, (int)(uint8_t)I32(pc[2]), (size_t)n);
+        NEXT(4);
+    }
+    HANDLER(memory_copy) {
+        uint64_t d = I32(pc[1]), s = I32(pc[2]), n = I32(pc[3]);
+        if (UNLIKELY(d + n > mem_size || s + n > mem_size))
+            TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);
+        if (n)
+            memmove(mem + d, mem + s, (size_t)n);
+        NEXT(4);
+    }
+    HANDLER(memory_init) {
+        uint32_t seg = pc[1];
+        const wasm_data_segment *data = &inst->module->datas[seg];
+        uint64_t seg_size = inst->data_dropped[seg] ? 0 : data->size;
+        uint64_t d = I32(pc[2]), s = I32(pc[3]), n = I32(pc[4]);
+        if (UNLIKELY(s + n > seg_size || d + n > mem_size))
+            TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);
+        if (n)
+            memcpy(mem + d, inst->module->bytes + data->bytes_offset + s, (size_t)n);
+        NEXT(5);
+    }
+    HANDLER(data_drop) {
+        inst->data_dropped[pc[1]] = 1;
+        NEXT(2);
+    }
+
+    /* ------------------------------------------------- tables and references */
+
+    HANDLER(table_get) {
+        const wasm_table_inst *table = inst->tables[pc[3]];
+        uint32_t i = I32(pc[2]);
+        if (UNLIKELY(i >= table->size))
+            TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
+        fp[pc[1]] = table->elems[i];
+        NEXT(4);
+    }
+    HANDLER(table_set) {
+        wasm_table_inst *table = inst->tables[pc[1]];
+        uint32_t i = I32(pc[2]);
+        if (UNLIKELY(i >= table->size))
+            TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
+        table->elems[i] = fp[pc[3]];
+        NEXT(4);
+    }
+    HANDLER(table_size) {
+        fp[pc[1]] = inst->tables[pc[2]]->size;
+        NEXT(3);
+    }
+    HANDLER(table_grow) {
+        bool limit_hit = false;
+        wasm_slot init = fp[pc[2]];
+        int64_t old = wasm_table_grow(inst->tables[pc[4]], I32(pc[3]), init, &limit_hit);
+        if (UNLIKELY(limit_hit))
+            TRAP(WASM_TRAP_MEMORY_LIMIT, "table.grow past the embedder's limit");
+        fp[pc[1]] = (uint32_t)(int32_t)old;
+        NEXT(5);
+    }
+    HANDLER(table_fill) {
+        wasm_table_inst *table = inst->tables[pc[1]];
+        uint64_t i = I32(pc[2]), n = I32(pc[4]);
+        wasm_slot value = fp[pc[3]];
+        if (UNLIKELY(i + n > table->size))
+            TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
+        for (uint64_t k = 0; k < n; k++)
+            table->elems[i + k] = value;
+        NEXT(5);
+    }
+    HANDLER(table_copy) {
+        wasm_table_inst *dst = inst->tables[pc[1]];
+        const wasm_table_inst *src = inst->tables[pc[2]];
+        uint64_t d = I32(pc[3]), s = I32(pc[4]), n = I32(pc[5]);
+        if (UNLIKELY(d + n > dst->size || s + n > src->size))
+            TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
+        if (n)
+            memmove(dst->elems + d, src->elems + s, (size_t)n * sizeof(wasm_slot));
+        NEXT(6);
+    }
+    HANDLER(table_init) {
+        uint32_t seg = pc[1];
+        wasm_table_inst *table = inst->tables[pc[2]];
+        const wasm_elem_segment *elem = &inst->module->elems[seg];
+        uint64_t seg_size = inst->elem_dropped[seg] ? 0 : elem->item_count;
+        uint64_t d = I32(pc[3]), s = I32(pc[4]), n = I32(pc[5]);
+        if (UNLIKELY(s + n > seg_size || d + n > table->size))
+            TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
+        for (uint64_t k = 0; k < n; k++)
+            table->elems[d + k] = wasm_constexpr_eval(inst, &elem->items[s + k]);
+        NEXT(6);
+    }
+    HANDLER(elem_drop) {
+        inst->elem_dropped[pc[1]] = 1;
+        NEXT(2);
+    }
+    HANDLER(ref_func) {
+        fp[pc[1]] = (wasm_slot)(uintptr_t)inst->funcs[pc[2]];
+        NEXT(3);
+    }
+    HANDLER(ref_is_null) {
+        fp[pc[1]] = fp[pc[2]] == 0;
+        NEXT(3);
+    }
+
+    /* ------------------------------------------------------------ numeric */
+
+    UNARY(i32_eqz, I32, PUT_U32, a == 0)
+    BINARY(i32_eq, I32, PUT_U32, a == b)
+    BINARY(i32_ne, I32, PUT_U32, a != b)
+    BINARY(i32_lt_s, S32, PUT_U32, a < b)
+    BINARY(i32_lt_u, I32, PUT_U32, a < b)
+    BINARY(i32_gt_s, S32, PUT_U32, a > b)
+    BINARY(i32_gt_u, I32, PUT_U32, a > b)
+    BINARY(i32_le_s, S32, PUT_U32, a <= b)
+    BINARY(i32_le_u, I32, PUT_U32, a <= b)
+    BINARY(i32_ge_s, S32, PUT_U32, a >= b)
+    BINARY(i32_ge_u, I32, PUT_U32, a >= b)
+    UNARY(i64_eqz, I64, PUT_U32, a == 0)
+    BINARY(i64_eq, I64, PUT_U32, a == b)
+    BINARY(i64_ne, I64, PUT_U32, a != b)
+    BINARY(i64_lt_s, S64, PUT_U32, a < b)
+    BINARY(i64_lt_u, I64, PUT_U32, a < b)
+    BINARY(i64_gt_s, S64, PUT_U32, a > b)
+    BINARY(i64_gt_u, I64, PUT_U32, a > b)
+    BINARY(i64_le_s, S64, PUT_U32, a <= b)
+    BINARY(i64_le_u, I64, PUT_U32, a <= b)
+    BINARY(i64_ge_s, S64, PUT_U32, a >= b)
+    BINARY(i64_ge_u, I64, PUT_U32, a >= b)
+    BINARY(f32_eq, F32, PUT_U32, a == b)
+    BINARY(f32_ne, F32, PUT_U32, a != b)
+    BINARY(f32_lt, F32, PUT_U32, a < b)
+    BINARY(f32_gt, F32, PUT_U32, a > b)
+    BINARY(f32_le, F32, PUT_U32, a <= b)
+    BINARY(f32_ge, F32, PUT_U32, a >= b)
+    BINARY(f64_eq, F64, PUT_U32, a == b)
+    BINARY(f64_ne, F64, PUT_U32, a != b)
+    BINARY(f64_lt, F64, PUT_U32, a < b)
+    BINARY(f64_gt, F64, PUT_U32, a > b)
+    BINARY(f64_le, F64, PUT_U32, a <= b)
+    BINARY(f64_ge, F64, PUT_U32, a >= b)
+
+    UNARY(i32_clz, I32, PUT_U32, clz32(a))
+    UNARY(i32_ctz, I32, PUT_U32, ctz32(a))
+    UNARY(i32_popcnt, I32, PUT_U32, popcnt32(a))
+    BINARY(i32_add, I32, PUT_U32, a + b)
+    BINARY(i32_sub, I32, PUT_U32, a - b)
+    BINARY(i32_mul, I32, PUT_U32, a * b)
+    HANDLER(i32_div_s) {
+        int32_t a = S32(pc[2]), b = S32(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        if (UNLIKELY(a == INT32_MIN && b == -1))
+            TRAP(WASM_TRAP_INTEGER_OVERFLOW, NULL);
+        fp[pc[1]] = (uint32_t)(a / b);
+        NEXT(4);
+    }
+    HANDLER(i32_div_u) {
+        uint32_t a = I32(pc[2]), b = I32(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        fp[pc[1]] = a / b;
+        NEXT(4);
+    }
+    HANDLER(i32_rem_s) {
+        int32_t a = S32(pc[2]), b = S32(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        fp[pc[1]] = b == -1 ? 0 : (uint32_t)(a % b);
+        NEXT(4);
+    }
+    HANDLER(i32_rem_u) {
+        uint32_t a = I32(pc[2]), b = I32(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        fp[pc[1]] = a % b;
+        NEXT(4);
+    }
+    BINARY(i32_and, I32, PUT_U32, a & b)
+    BINARY(i32_or, I32, PUT_U32, a | b)
+    BINARY(i32_xor, I32, PUT_U32, a ^ b)
+    BINARY(i32_shl, I32, PUT_U32, a << (b & 31))
+    BINARY(i32_shr_s, I32, PUT_U32, (uint32_t)((int32_t)a >> (b & 31)))
+    BINARY(i32_shr_u, I32, PUT_U32, a >> (b & 31))
+    BINARY(i32_rotl, I32, PUT_U32, rotl32(a, b))
+    BINARY(i32_rotr, I32, PUT_U32, rotr32(a, b))
+
+    UNARY(i64_clz, I64, PUT_U64, clz64(a))
+    UNARY(i64_ctz, I64, PUT_U64, ctz64(a))
+    UNARY(i64_popcnt, I64, PUT_U64, popcnt64(a))
+    BINARY(i64_add, I64, PUT_U64, a + b)
+    BINARY(i64_sub, I64, PUT_U64, a - b)
+    BINARY(i64_mul, I64, PUT_U64, a * b)
+    HANDLER(i64_div_s) {
+        int64_t a = S64(pc[2]), b = S64(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        if (UNLIKELY(a == INT64_MIN && b == -1))
+            TRAP(WASM_TRAP_INTEGER_OVERFLOW, NULL);
+        fp[pc[1]] = (uint64_t)(a / b);
+        NEXT(4);
+    }
+    HANDLER(i64_div_u) {
+        uint64_t a = I64(pc[2]), b = I64(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        fp[pc[1]] = a / b;
+        NEXT(4);
+    }
+    HANDLER(i64_rem_s) {
+        int64_t a = S64(pc[2]), b = S64(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        fp[pc[1]] = b == -1 ? 0 : (uint64_t)(a % b);
+        NEXT(4);
+    }
+    HANDLER(i64_rem_u) {
+        uint64_t a = I64(pc[2]), b = I64(pc[3]);
+        if (UNLIKELY(b == 0))
+            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
+        fp[pc[1]] = a % b;
+        NEXT(4);
+    }
+    BINARY(i64_and, I64, PUT_U64, a & b)
+    BINARY(i64_or, I64, PUT_U64, a | b)
+    BINARY(i64_xor, I64, PUT_U64, a ^ b)
+    BINARY(i64_shl, I64, PUT_U64, a << (b & 63))
+    BINARY(i64_shr_s, I64, PUT_U64, (uint64_t)((int64_t)a >> (b & 63)))
+    BINARY(i64_shr_u, I64, PUT_U64, a >> (b & 63))
+    BINARY(i64_rotl, I64, PUT_U64, rotl64(a, b))
+    BINARY(i64_rotr, I64, PUT_U64, rotr64(a, b))
+
+    /* abs, neg and copysign work on the bits, so NaN payloads pass unchanged; libm's
+     * rounding functions return a signalling NaN as it is, so quiet it (a + a) */
+    UNARY(f32_abs, I32, PUT_U32, a & 0x7fffffffu)
+    UNARY(f32_neg, I32, PUT_U32, a ^ 0x80000000u)
+    UNARY(f32_ceil, F32, PUT_F32, isnan(a) ? a + a : ceilf(a))
+    UNARY(f32_floor, F32, PUT_F32, isnan(a) ? a + a : floorf(a))
+    UNARY(f32_trunc, F32, PUT_F32, isnan(a) ? a + a : truncf(a))
+    UNARY(f32_nearest, F32, PUT_F32, isnan(a) ? a + a : rintf(a))
+    UNARY(f32_sqrt, F32, PUT_F32, sqrtf(a))
+    BINARY(f32_add, F32, PUT_F32, a + b)
+    BINARY(f32_sub, F32, PUT_F32, a - b)
+    BINARY(f32_mul, F32, PUT_F32, a * b)
+    BINARY(f32_div, F32, PUT_F32, a / b)
+    BINARY(f32_min, F32, PUT_F32, f32_min(a, b))
+    BINARY(f32_max, F32, PUT_F32, f32_max(a, b))
+    BINARY(f32_copysign, I32, PUT_U32, (a & 0x7fffffffu) | (b & 0x80000000u))
+    UNARY(f64_abs, I64, PUT_U64, a & 0x7fffffffffffffffull)
+    UNARY(f64_neg, I64, PUT_U64, a ^ 0x8000000000000000ull)
+    UNARY(f64_ceil, F64, PUT_F64, isnan(a) ? a + a : ceil(a))
+    UNARY(f64_floor, F64, PUT_F64, isnan(a) ? a + a : floor(a))
+    UNARY(f64_trunc, F64, PUT_F64, isnan(a) ? a + a : trunc(a))
+    UNARY(f64_nearest, F64, PUT_F64, isnan(a) ? a + a : rint(a))
+    UNARY(f64_sqrt, F64, PUT_F64, sqrt(a))
+    BINARY(f64_add, F64, PUT_F64, a + b)
+    BINARY(f64_sub, F64, PUT_F64, a - b)
+    BINARY(f64_mul, F64, PUT_F64, a * b)
+    BINARY(f64_div, F64, PUT_F64, a / b)
+    BINARY(f64_min, F64, PUT_F64, f64_min(a, b))
+    BINARY(f64_max, F64, PUT_F64, f64_max(a, b))
+    BINARY(f64_copysign, I64, PUT_U64,
+           (a & 0x7fffffffffffffffull) | (b & 0x8000000000000000ull))
+
+    UNARY(i32_wrap_i64, I64, PUT_U32, (uint32_t)a)
+    TRUNC(i32_trunc_f32_s, F32, PUT_U32, int32_t, a >= -2147483648.0f, a < 2147483648.0f)
+    TRUNC(i32_trunc_f32_u, F32, PUT_U32, uint32_t, a > -1.0f, a < 4294967296.0f)
+    TRUNC(i32_trunc_f64_s, F64, PUT_U32, int32_t, a > -2147483649.0, a < 2147483648.0)
+    TRUNC(i32_trunc_f64_u, F64, PUT_U32, uint32_t, a > -1.0, a < 4294967296.0)
+    UNARY(i64_extend_i32_s, S32, PUT_U64, (uint64_t)(int64_t)a)
+    TRUNC(i64_trunc_f32_s, F32, PUT_U64, int64_t, a >= -9223372036854775808.0f,
+          a < 9223372036854775808.0f)
+    TRUNC(i64_trunc_f32_u, F32, PUT_U64, uint64_t, a > -1.0f, a < 18446744073709551616.0f)
+    TRUNC(i64_trunc_f64_s, F64, PUT_U64, int64_t, a >= -9223372036854775808.0,
+          a < 9223372036854775808.0)
+    TRUNC(i64_trunc_f64_u, F64, PUT_U64, uint64_t, a > -1.0, a < 18446744073709551616.0)
+    UNARY(f32_convert_i32_s, S32, PUT_F32, (float)a)
+    UNARY(f32_convert_i32_u, I32, PUT_F32, (float)a)
+    UNARY(f32_convert_i64_s, S64, PUT_F32, (float)a)
+    UNARY(f32_convert_i64_u, I64, PUT_F32, (float)a)
+    UNARY(f32_demote_f64, F64, PUT_F32, (float)a)
+    UNARY(f64_convert_i32_s, S32, PUT_F64, (double)a)
+    UNARY(f64_convert_i32_u, I32, PUT_F64, (double)a)
+    UNARY(f64_convert_i64_s, S64, PUT_F64, (double)a)
+    UNARY(f64_convert_i64_u, I64, PUT_F64, (double)a)
+    UNARY(f64_promote_f32, F32, PUT_F64, (double)a)
+    UNARY(i32_extend8_s, I32, PUT_U32, (uint32_t)(int32_t)(int8_t)(uint8_t)a)
+    UNARY(i32_extend16_s, I32, PUT_U32, (uint32_t)(int32_t)(int16_t)(uint16_t)a)
+    UNARY(i64_extend8_s, I64, PUT_U64, (uint64_t)(int64_t)(int8_t)(uint8_t)a)
+    UNARY(i64_extend16_s, I64, PUT_U64, (uint64_t)(int64_t)(int16_t)(uint16_t)a)
+    UNARY(i64_extend32_s, I64, PUT_U64, (uint64_t)(int64_t)(int32_t)(uint32_t)a)
+    UNARY(i32_trunc_sat_f32_s, F32, PUT_U32, sat_i32_f64((double)a))
+    UNARY(i32_trunc_sat_f32_u, F32, PUT_U32, sat_u32_f64((double)a))
+    UNARY(i32_trunc_sat_f64_s, F64, PUT_U32, sat_i32_f64(a))
+    UNARY(i32_trunc_sat_f64_u, F64, PUT_U32, sat_u32_f64(a))
+    UNARY(i64_trunc_sat_f32_s, F32, PUT_U64, sat_i64_f64((double)a))
+    UNARY(i64_trunc_sat_f32_u, F32, PUT_U64, sat_u64_f64((double)a))
+    UNARY(i64_trunc_sat_f64_s, F64, PUT_U64, sat_i64_f64(a))
+    UNARY(i64_trunc_sat_f64_u, F64, PUT_U64, sat_u64_f64(a))
+
+#if !USE_COMPUTED_GOTO
+    default:
+        TRAP(WASM_TRAP_UNREACHABLE, "corrupt compiled code");
+    }
+#endif
+
+    /* ------------------------------------------------------- shared paths */
+
+call_function:
+    if (call_target->host) {
+        frame->pc = pc;     /* a trap in the host function is reported at the call */
+        if (UNLIKELY(!wasm_exec_call_host(exec, call_target, inst, fp + call_args))) {
+            wasm_exec_locate_trap(exec, frame, pc);
+            wasm_exec_settle_budget(exec, budget);
+            exec->depth = 0;
+            exec->status = WASM_STATUS_TRAP;
+            return WASM_STATUS_TRAP;
+        }
+        RELOAD_MEMORY();
+        NEXT(call_length);
+    }
+    {
+        const struct wasm_code_compiled *callee = call_target->code->compiled;
+        wasm_slot *callee_fp = fp + call_args;
+        if (UNLIKELY(frame + 1 >= frames_end || callee->frame_cells > (size_t)(stack_end - callee_fp)))
+            TRAP(WASM_TRAP_STACK_EXHAUSTED, NULL);
+        frame->pc = pc + call_length;
+        frame++;
+        frame->code = callee;
+        frame->instance = call_target->instance;
+        frame->fp = callee_fp;
+        wasm_frame_init(callee_fp, callee);
+        fp = callee_fp;
+        pc = callee->code;
+        if (frame->instance != inst) {
+            inst = frame->instance;
+            LOAD_INSTANCE();
+            RELOAD_MEMORY();
+        }
+        DISPATCH();
+    }
+
+do_return:
+    if (UNLIKELY(frame == frames)) {
+        wasm_exec_settle_budget(exec, budget);
+        exec->depth = 0;
+        exec->status = WASM_STATUS_OK;
+        return WASM_STATUS_OK;
+    }
+    frame--;
+    fp = frame->fp;
+    pc = frame->pc;
+    if (UNLIKELY(frame->instance != inst)) {
+        inst = frame->instance;
+        LOAD_INSTANCE();
+    }
+    RELOAD_MEMORY();
+    DISPATCH();
+
+safe_point_slow:
+    frame->pc = pc;
+    if (wasm_exec_safe_point(exec, pc[1], &budget))
+        DISPATCH();
+    /* stopped: the frames stay as they are, to be resumed or snapshotted */
+    exec->depth = (uint32_t)(frame - frames) + 1;
+    return exec->status;
+
+trap:
+    frame->pc = pc;
+    wasm_exec_set_trap(exec, trap_kind, trap_message, frame, pc);
+    wasm_exec_settle_budget(exec, budget);
+    exec->depth = 0;
+    exec->status = WASM_STATUS_TRAP;
+    return WASM_STATUS_TRAP;
+}
+
+wasm_status wasm_interp_run(wasm_exec *exec)
+{
+    return interp_loop(exec, NULL);
+}
+
+wasm_iword wasm_interp_handler(enum wasm_interp_op op)
+{
+#if USE_COMPUTED_GOTO
+    const int32_t *table = NULL;
+    interp_loop(NULL, &table);
+    return (wasm_iword)table[op];
+#else
+    return (wasm_iword)op;
+#endif
+}
