@@ -1,6 +1,7 @@
 ;; A test of `liquid spectest` itself, not of the engine: every assertion marked
 ;; `expect-fail` is wrong on purpose and the runner must report it as failed, with
-;; this line; every other assertion must pass. check_runner.py compares.
+;; this line; every other assertion must pass. check_runner.py compares. (wast2json
+;; gives a module assertion the line of its `(module`, so the mark goes there.)
 
 (module $M
   (import "spectest" "global_i32" (global $gi32 i32))
@@ -101,14 +102,14 @@
   (module (import "M" "add" (func (param i64))))
   "incompatible import type")
 (assert_unlinkable
-  (module (func (export "fine")))
-  "unknown import")                                                                ;; expect-fail
+  (module (func (export "fine")))                                                 ;; expect-fail
+  "unknown import")
 (assert_trap
   (module (func $start unreachable) (start $start))
   "unreachable")
 (assert_trap
-  (module (func $start) (start $start))
-  "unreachable")                                                                   ;; expect-fail
+  (module (func $start) (start $start))                                           ;; expect-fail
+  "unreachable")
 (assert_invalid
   (module (func (result i32) (i64.const 1)))
   "type mismatch")
@@ -116,8 +117,8 @@
   (module binary "\00asm\02\00\00\00")
   "unknown binary version")
 (assert_malformed
-  (module binary "\00asm\01\00\00\00")
-  "this module is well-formed")                                                   ;; expect-fail
+  (module binary "\00asm\01\00\00\00")                                            ;; expect-fail
+  "this module is well-formed")
 (assert_malformed
   (module quote "(func")
   "unexpected end")
