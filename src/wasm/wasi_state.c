@@ -260,8 +260,8 @@ static bool reserve_fd(wasi_ctx *ctx, uint32_t fd)
 
 bool wasi_ctx_restore(wasi_ctx *ctx, const uint8_t *data, size_t size, wasm_error *err)
 {
-    saved_file *files;
-    uint32_t count;
+    saved_file *files = NULL;
+    uint32_t count = 0;
     if (!parse_state(data, size, &files, &count, err))
         return false;
     /* Open everything first, so a failure leaves the context as it was. */
