@@ -367,3 +367,29 @@ def test_snapshot_refused_by_another_module(liquid, example, tmp_path):
     r = liquid("run", "--restore", truncated, "--invoke", "run", example("compute"), str(n))
     assert r.returncode == 1
     assert "cannot restore snapshot" in r.stderr
+
+
+# ------------------------------------------------------- WASI breadth and linking
+
+def test_libc_file_system_tour(liquid, example, tmp_path):
+    r = liquid("run", "--dir", f"{tmp_path}::/t", example("fstour"), "/t")
+    failed = [line for line in r.stdout.splitlines() if not line.startswith("ok ")]
+    assert r.returncode == 0, "\n".join(failed) + r.stderr
+    assert len(r.stdout.splitlines()) == 36
+    assert r.stdout.endswith("0 failure(s)\n")
+    assert list(tmp_path.iterdir()) == []      # it cleaned up after itself
+
+
+def test_every_preview1_function_links(liquid, wat):
+    # The module checks ENOSYS answers and an EFAULT for a bad pointer, then exits 7.
+    r = liquid("run", wat("wasi_imports_all"))
+    assert r.returncode == 7, r.stderr
+
+
+def test_link_error_lists_every_missing_import(liquid, wat):
+    r = liquid("run", wat("wasi_missing_imports"))
+    assert r.returncode == 1
+    assert "link error" in r.stderr
+    assert "env.turn_on_the_lights" in r.stderr
+    assert "wasi_snapshot_preview1.fd_teleport" in r.stderr
+    assert "fd_write" not in r.stderr
