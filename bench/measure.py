@@ -131,8 +131,9 @@ def main():
     if not command or args.runs < 1 or args.timeout < 1:
         parser.error("need a command after -- , --runs >= 1 and --timeout >= 1")
 
-    times, peaks, checksum = [], [], args.expect
+    times, peaks, loads, checksum = [], [], [], args.expect
     for _ in range(args.runs):
+        loads.append(os.getloadavg()[0])
         seconds, peak_kib, printed = run_once(command, args.program, args.runner, args.timeout)
         if checksum is not None and printed != checksum:
             fail(args.program, args.runner,
@@ -150,6 +151,7 @@ def main():
         "times_s": times,
         "peak_kib": max(peaks),
         "peak_method": peak_memory_method(),
+        "load1": loads,
         "checksum": checksum,
     }))
 

@@ -9,6 +9,7 @@ import datetime
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 
@@ -81,12 +82,25 @@ def fmt(value, digits=3, suffix=""):
 
 
 def load_results(path):
+    """Merges the records of one program and runner (run.sh writes one per run,
+    taking turns between runners) into one: all times, their median, the
+    largest peak."""
     results = {}
     with open(path) as f:
         for line in f:
-            if line.strip():
-                record = json.loads(line)
-                results[(record["program"], record["runner"])] = record
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            key = (record["program"], record["runner"])
+            merged = results.setdefault(key, dict(record, times_s=[], load1=[], peak_kib=0))
+            if record["checksum"] != merged["checksum"]:
+                sys.exit(f"report: {key[0]} under {key[1]} printed checksums {merged['checksum']} "
+                         f"and {record['checksum']} in different runs")
+            merged["times_s"] += record["times_s"]
+            merged["load1"] += record.get("load1", [])
+            merged["peak_kib"] = max(merged["peak_kib"], record["peak_kib"])
+    for merged in results.values():
+        merged["median_s"] = statistics.median(merged["times_s"])
     return results
 
 
@@ -137,15 +151,32 @@ def results_table(results, programs):
 
 
 def runs_table(results, programs):
-    rows = ["| program | runner | runs, seconds | spread (max/min) |", "|---|---|---|--:|"]
+    rows = ["| program | runner | runs, seconds | spread (max/min) | 1-min load at each start |",
+            "|---|---|---|--:|---|"]
     for program in programs:
         for runner in RUNNERS:
             record = results.get((program, runner))
             if record:
                 times = record["times_s"]
                 listed = ", ".join(f"{t:.3f}" for t in times)
-                rows.append(f"| {program} | {runner} | {listed} | {max(times) / min(times):.2f} |")
+                loads = ", ".join(f"{x:.1f}" for x in record["load1"])
+                rows.append(f"| {program} | {runner} | {listed} | {max(times) / min(times):.2f} "
+                            f"| {loads} |")
     return "\n".join(rows)
+
+
+def load_summary(results):
+    """One sentence on how busy the machine was while measuring."""
+    loads = [x for record in results.values() for x in record["load1"]]
+    if not loads:
+        return "The load during the runs was not recorded."
+    low, high = min(loads), max(loads)
+    # The benchmark itself keeps one of the two CPUs busy, which counts about 1.
+    busy = high > os.cpu_count()
+    verdict = ("other jobs competed for the CPUs, so these figures are noisy: re-run when the "
+               "machine is quiet" if busy else "the machine was quiet enough")
+    return (f"The 1-minute load average at the start of the runs ranged {low:.1f}–{high:.1f} "
+            f"(the benchmark itself accounts for about 1 of it): {verdict}.")
 
 
 def comparison_section(results, programs):
@@ -244,9 +275,9 @@ Generated: re-run the script rather than editing this file.
 
 - Machine: {machine_description()}.
 - Load average (1, 5, 15 min) before the runs: {args.load_before}; after: {args.load_after}.
-  The machine is shared with other jobs (compiles, tests). A load above about 1 means
-  another process competed for the CPU and the figures are noisy; re-run when it is
-  quiet. The per-run table below shows the spread.
+  The machine is shared with other jobs (compiles, tests). {load_summary(results)}
+  Runners take turns (native, liquid, node, then again), so a burst of load slows
+  all three alike rather than one runner's ratio. The last table shows every run.
 - Pinning: {args.pin if args.pin != "none" else "none (taskset unavailable)"}.
 - Runs: {args.runs} per program and runner; the median wall time is reported, from
   process start to exit (start-up, module decoding and compilation included, as a

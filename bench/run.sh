@@ -97,20 +97,27 @@ results=$out/results.jsonl
 : >"$results"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# Runners take turns, one run each per round, so that a burst of load from
+# another job slows all three alike instead of skewing one runner's ratio.
+measure() {   # PROGRAM RUNNER EXPECTED-CHECKSUM COMMAND...
+  local program=$1 runner=$2 expect=$3; shift 3
+  "$python" bench/measure.py --program "$program" --runner "$runner" --runs 1 \
+    ${expect:+--expect "$expect"} -- "${pin[@]}" "$@"
+}
 for p in "${programs[@]}"; do
   echo "== $p" >&2
-  native_line=$("$python" bench/measure.py --program "$p" --runner native --runs "$runs" -- \
-                  "${pin[@]}" "$out/native/$p")
-  echo "$native_line" >>"$results"
-  checksum=$("$python" -c 'import json,sys; print(json.loads(sys.argv[1])["checksum"])' "$native_line")
-  if wants liquid; then
-    "$python" bench/measure.py --program "$p" --runner liquid --runs "$runs" --expect "$checksum" -- \
-      "${pin[@]}" "$liquid" run "$out/wasm/$p.wasm" >>"$results"
-  fi
-  if wants node; then
-    "$python" bench/measure.py --program "$p" --runner node --runs "$runs" --expect "$checksum" -- \
-      "${pin[@]}" "$node" --no-warnings bench/node_wasi.mjs "$out/wasm/$p.wasm" >>"$results"
-  fi
+  checksum=""
+  for ((round = 1; round <= runs; round++)); do
+    line=$(measure "$p" native "$checksum" "$out/native/$p")
+    echo "$line" >>"$results"
+    checksum=$("$python" -c 'import json,sys; print(json.loads(sys.argv[1])["checksum"])' "$line")
+    if wants liquid; then
+      measure "$p" liquid "$checksum" "$liquid" run "$out/wasm/$p.wasm" >>"$results"
+    fi
+    if wants node; then
+      measure "$p" node "$checksum" "$node" --no-warnings bench/node_wasi.mjs "$out/wasm/$p.wasm" >>"$results"
+    fi
+  done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
