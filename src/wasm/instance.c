@@ -295,8 +295,8 @@ static bool resolve_imports(wasm_instance *instance, const wasm_linker *linker, 
     }
     if (missing) {
         if (listed < missing)
-            append(message, sizeof message, "\n... and %u more unknown imports",
-                   missing - listed);
+            append(message, sizeof message, "%s... and %u more unknown imports",
+                   listed ? "\n" : "", missing - listed);
         return wasm_fail(err, WASM_ERR_LINK, "%s", message);
     }
     if (mismatch[0])

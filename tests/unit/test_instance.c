@@ -132,6 +132,53 @@ static void test_every_missing_import_is_listed(void **state)
     wasm_module_free(module);
 }
 
+/* Forty missing imports do not fit in one message: whole lines, then a count. */
+static void test_long_missing_list_is_cut_at_a_line(void **state)
+{
+    (void)state;
+    uint8_t bytes[4096];
+    size_t size = 0;
+    const uint8_t start[] = {HEADER, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00};
+    memcpy(bytes, start, sizeof start);
+    size = sizeof start;
+    uint8_t imports[4000];
+    size_t imports_size = 0;
+    imports[imports_size++] = 40;
+    for (int i = 0; i < 40; i++) {
+        char name[64];
+        int name_len = snprintf(name, sizeof name, "function_with_a_rather_long_name_%02d", i);
+        imports[imports_size++] = 3;
+        memcpy(imports + imports_size, "env", 3);
+        imports_size += 3;
+        imports[imports_size++] = (uint8_t)name_len;
+        memcpy(imports + imports_size, name, (size_t)name_len);
+        imports_size += (size_t)name_len;
+        imports[imports_size++] = 0x00;    /* func */
+        imports[imports_size++] = 0x00;    /* type 0 */
+    }
+    bytes[size++] = 0x02;
+    bytes[size++] = (uint8_t)(0x80 | (imports_size & 0x7f));
+    bytes[size++] = (uint8_t)(imports_size >> 7);
+    memcpy(bytes + size, imports, imports_size);
+    size += imports_size;
+
+    wasm_module *module = load_bytes(bytes, size);
+    wasm_store *store = wasm_store_new();
+    wasm_error err = instantiate_fails(store, module, NULL, NULL, WASM_ERR_LINK);
+    assert_starts_with(err.message, "unknown import: env.function_with_a_rather_long_name_00 "
+                                    "(func [] -> [])\n");
+    const char *last_line = strrchr(err.message, '\n');
+    assert_non_null(last_line);
+    unsigned listed = 0, more = 0;
+    for (const char *p = err.message; (p = strstr(p, "unknown import: ")); p++)
+        listed++;
+    assert_int_equal(sscanf(last_line, "\n... and %u more unknown imports", &more), 1);
+    assert_int_equal(listed + more, 40);
+    assert_true(listed > 5);
+    wasm_store_free(store);
+    wasm_module_free(module);
+}
+
 static void test_import_types_must_match(void **state)
 {
     (void)state;
@@ -515,6 +562,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_missing_import_is_listed),
+        cmocka_unit_test(test_long_missing_list_is_cut_at_a_line),
         cmocka_unit_test(test_import_types_must_match),
         cmocka_unit_test(test_instance_limits),
         cmocka_unit_test(test_memory_grow),
