@@ -75,12 +75,15 @@ static void print_help(FILE *out)
         "  --timeout MS         trap when the call runs longer than MS milliseconds\n"
         "  --suspend-after MS   interrupt the call after MS milliseconds; if it is still\n"
         "                       running, write a snapshot of the instance and the suspended\n"
-        "                       call to the --snapshot file and exit 75\n"
+        "                       call (and the program's open files) to the --snapshot\n"
+        "                       file and exit 75\n"
         "  --snapshot PATH      where --suspend-after writes its snapshot (written to a\n"
         "                       temporary file, synced, then renamed into place)\n"
         "  --restore PATH       instantiate FILE afresh, restore the snapshot PATH into it\n"
         "                       and resume its suspended call; the results or exit status\n"
-        "                       are those of an uninterrupted run. A snapshot without a\n"
+        "                       are those of an uninterrupted run. Files the program had\n"
+        "                       open are reopened beneath the same --dir guest paths.\n"
+        "                       A snapshot without a\n"
         "                       call restores the state, then runs as usual (_start or\n"
         "                       --invoke FUNC)\n"
         "  -h, --help           show this help\n"
@@ -456,6 +459,52 @@ static void suspend_timer_stop(suspend_timer *t)
     t->started = false;
 }
 
+/* ------------------------------------------------------- snapshot files */
+
+/* A snapshot file holds the engine's snapshot (instance and suspended call) and
+ * the WASI state (the guest's open files), so a program resumes with its files:
+ *   "LQSNAP1\0", u64 little-endian engine size, engine bytes, WASI bytes.
+ * A file without this header is taken as a bare engine snapshot. */
+#define SNAPSHOT_FILE_MAGIC "LQSNAP1"
+#define SNAPSHOT_FILE_HEADER 16
+
+static uint8_t *pack_snapshot(const uint8_t *engine, size_t engine_size, const uint8_t *wasi,
+                              size_t wasi_size, size_t *out_size)
+{
+    uint8_t *out = malloc(SNAPSHOT_FILE_HEADER + engine_size + wasi_size);
+    if (!out)
+        return NULL;
+    memcpy(out, SNAPSHOT_FILE_MAGIC, 8);    /* with its NUL */
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)((uint64_t)engine_size >> (8 * i));
+    memcpy(out + SNAPSHOT_FILE_HEADER, engine, engine_size);
+    memcpy(out + SNAPSHOT_FILE_HEADER + engine_size, wasi, wasi_size);
+    *out_size = SNAPSHOT_FILE_HEADER + engine_size + wasi_size;
+    return out;
+}
+
+/* Splits a snapshot file; false if its header claims more than it holds. */
+static bool unpack_snapshot(const uint8_t *data, size_t size, const uint8_t **engine,
+                            size_t *engine_size, const uint8_t **wasi, size_t *wasi_size)
+{
+    *engine = data;
+    *engine_size = size;
+    *wasi = NULL;
+    *wasi_size = 0;
+    if (size < SNAPSHOT_FILE_HEADER || memcmp(data, SNAPSHOT_FILE_MAGIC, 8))
+        return true;
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++)
+        n |= (uint64_t)data[8 + i] << (8 * i);
+    if (n > size - SNAPSHOT_FILE_HEADER)
+        return false;
+    *engine = data + SNAPSHOT_FILE_HEADER;
+    *engine_size = (size_t)n;
+    *wasi = *engine + n;
+    *wasi_size = size - SNAPSHOT_FILE_HEADER - (size_t)n;
+    return true;
+}
+
 /* ------------------------------------------------------------- running */
 
 typedef struct run_state {
@@ -631,12 +680,21 @@ static int finish(run_state *s, wasm_status status)
             fprintf(stderr, "liquid: the call was suspended without being asked to\n");
             return EXIT_TRAP;
         }
+        uint8_t *wasi_state = NULL, *file = NULL;
+        size_t wasi_size = 0, file_size = 0;
         if (!wasm_snapshot_save(s->instance, s->exec, &data, &size, &err)) {
             report_error(s->options->file, &err);
             return EXIT_MODULE_ERROR;
         }
-        bool written = write_file_atomically(s->options->snapshot_path, data, size);
+        if (wasi_ctx_save(s->wasi, &wasi_state, &wasi_size, &err))
+            file = pack_snapshot(data, size, wasi_state, wasi_size, &file_size);
+        else
+            report_error(s->options->file, &err);
+        bool written = file && write_file_atomically(s->options->snapshot_path, file,
+                                                     file_size);
         free(data);
+        free(wasi_state);
+        free(file);
         if (!written)
             return EXIT_MODULE_ERROR;
         fprintf(stderr, "suspended: snapshot written to %s\n", s->options->snapshot_path);
@@ -671,8 +729,20 @@ static int restore_snapshot(run_state *s, bool *resumed, int *exit_status)
     uint8_t *data = read_file(s->options->restore_path, &size, "snapshot");
     if (!data)
         return EXIT_MODULE_ERROR;
-    bool has_call = wasm_snapshot_has_call(data, size);
-    bool ok = wasm_snapshot_restore(s->instance, has_call ? s->exec : NULL, data, size, &err);
+    const uint8_t *engine, *wasi;
+    size_t engine_size, wasi_size;
+    bool has_call = false, ok = unpack_snapshot(data, size, &engine, &engine_size, &wasi,
+                                                &wasi_size);
+    if (!ok) {
+        err.kind = WASM_ERR_SNAPSHOT;
+        snprintf(err.message, sizeof err.message, "the file is truncated");
+    } else {
+        has_call = wasm_snapshot_has_call(engine, engine_size);
+        ok = wasm_snapshot_restore(s->instance, has_call ? s->exec : NULL, engine,
+                                   engine_size, &err);
+        /* The guest's files reopen beneath the --dir preopens of this run. */
+        ok = ok && (!wasi || wasi_ctx_restore(s->wasi, wasi, wasi_size, &err));
+    }
     free(data);
     if (!ok) {
         fprintf(stderr, "liquid: cannot restore snapshot '%s' into %s: %s: %s\n",

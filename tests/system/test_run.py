@@ -393,3 +393,52 @@ def test_link_error_lists_every_missing_import(liquid, wat):
     assert "env.turn_on_the_lights" in r.stderr
     assert "wasi_snapshot_preview1.fd_teleport" in r.stderr
     assert "fd_write" not in r.stderr
+
+
+def test_snapshot_keeps_the_programs_open_files(liquid, example, tmp_path):
+    journal = example("journal")
+    # Rounds of work per line so that 40 lines take about two seconds here.
+    rounds = 100000
+    while True:
+        start = time.monotonic()
+        probe = tmp_path / "probe"
+        probe.mkdir(exist_ok=True)
+        r = liquid("run", "--dir", f"{probe}::/box", journal, "/box/j.txt", "4", str(rounds))
+        took = time.monotonic() - start
+        assert r.returncode == 0, r.stderr
+        if took > 0.2 or rounds > 10**9:
+            break
+        rounds *= 4
+    rounds = int(rounds * 0.2 / took)
+    args = [journal, "/box/j.txt", "40", str(rounds)]
+
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    r = liquid("run", "--dir", f"{whole}::/box", *args)
+    assert r.returncode == 0 and r.stdout == "wrote 40 lines\n", r.stderr
+    expected = (whole / "j.txt").read_text()
+    assert len(expected.splitlines()) == 40
+
+    here = tmp_path / "device-a"
+    here.mkdir()
+    snapshot = tmp_path / "journal.snap"
+    r = liquid("run", "--suspend-after", "500", "--snapshot", snapshot,
+               "--dir", f"{here}::/box", *args)
+    assert r.returncode == 75, r.stderr
+    partial = (here / "j.txt").read_text()
+    assert 0 < len(partial.splitlines()) < 40
+    assert expected.startswith(partial)
+
+    # "Another device": the same guest path, a different host directory.
+    there = tmp_path / "device-b"
+    there.mkdir()
+    (there / "j.txt").write_text(partial)
+    r = liquid("run", "--restore", snapshot, "--dir", f"{there}::/box", *args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "wrote 40 lines\n"
+    assert (there / "j.txt").read_text() == expected
+
+    # Without the directory its file was under, the restore is refused, saying why.
+    r = liquid("run", "--restore", snapshot, *args)
+    assert r.returncode == 1
+    assert "/box" in r.stderr
