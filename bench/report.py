@@ -70,6 +70,25 @@ def liquid_revision():
     return commit + (" with uncommitted changes in src/" if dirty else "")
 
 
+def liquid_build_flags(liquid):
+    """The flags the interpreter was compiled with, from the compile database
+    of the build tree the binary sits in: a sanitizer or -O0 build would make
+    every Liquid figure meaningless, so the report says which it was."""
+    database = os.path.join(os.path.dirname(os.path.abspath(liquid)), "compile_commands.json")
+    try:
+        with open(database) as f:
+            entries = json.load(f)
+    except (OSError, ValueError):
+        return "unknown (no compile_commands.json beside the binary)"
+    for entry in entries:
+        if entry.get("file", "").endswith("src/wasm/interp.c"):
+            words = entry.get("command", "").split()
+            compiler = os.path.basename(words[0]) if words else "?"
+            flags = [w for w in words if w.startswith(("-O", "-f", "-m", "-g", "-D"))]
+            return f"`{compiler} {' '.join(flags)}`"
+    return "unknown (src/wasm/interp.c not in the compile database)"
+
+
 def geomean(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -285,7 +304,8 @@ Generated: re-run the script rather than editing this file.
 - Peak memory: {peak_how}.
 - Compilers and runtimes: {first_line(["gcc", "--version"])}; {first_line(["clang-14", "--version"])};
   Node {first_line(["/usr/bin/node", "--version"])} (V8 {first_line(["/usr/bin/node", "-p", "process.versions.v8"])});
-  Liquid at commit {liquid_revision()} (`{args.liquid}`).
+  Liquid at commit {liquid_revision()} (`{args.liquid}`), interpreter compiled with
+  {liquid_build_flags(args.liquid)}.
 - Commands, for each NAME in {", ".join(programs)}:
 
 ```sh
