@@ -181,6 +181,7 @@ bool wasi_buffer_append(wasi_buffer *buffer, const void *data, size_t size);
 /* -------------------------------------------------------- path resolution */
 
 #define WASI_MAX_SYMLINKS 40
+#define WASI_MAX_PATH 65536u     /* longer guest paths get ENAMETOOLONG */
 
 /* A path resolved beneath a directory: the host directory that holds its final
  * component and that component's name. Operations then use *at(dirfd, name) with

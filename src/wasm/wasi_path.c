@@ -199,6 +199,8 @@ uint16_t wasi_path_resolve(int root_fd, const char *path, size_t len, bool follo
     out->dirfd = -1;
     if (len == 0)
         return WASI_ENOENT;
+    if (len > WASI_MAX_PATH)
+        return WASI_ENAMETOOLONG;
     if (memchr(path, '\0', len))
         return WASI_EILSEQ;     /* the host would silently cut the name there */
     if (path[0] == '/')

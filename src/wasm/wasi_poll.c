@@ -19,6 +19,7 @@
 
 #define SUBSCRIPTION_SIZE 48
 #define EVENT_SIZE 32
+#define MAX_SUBSCRIPTIONS 65536u
 #define SLEEP_SLICE_NS 10000000u    /* how late an interrupt may be noticed */
 #define EVENT_CLOCK 0
 #define EVENT_FD_READ 1
@@ -103,6 +104,8 @@ uint16_t wasi_poll_oneoff(wasi_call *call, const wasm_slot *args)
     uint32_t count = wasi_arg_u32(args, 2), nevents_out = wasi_arg_u32(args, 3);
     if (count == 0)
         return WASI_EINVAL;     /* would block forever */
+    if (count > MAX_SUBSCRIPTIONS)
+        return WASI_EINVAL;     /* bounds the copy below, whatever the guest asks */
     const uint8_t *guest_subs = wasi_guest_range(call, in, (uint64_t)count * SUBSCRIPTION_SIZE);
     uint8_t *events = wasi_guest_range(call, out, (uint64_t)count * EVENT_SIZE);
     if (!guest_subs || !events || !wasi_guest_range(call, nevents_out, 4))

@@ -262,6 +262,12 @@ static void test_malformed_paths(void **state)
                      WASI_EILSEQ);
     assert_int_equal(resolve_only(fx, "inside.txt/x", true), WASI_ENOTDIR);
     assert_int_equal(resolve_only(fx, "missing/x", true), WASI_ENOENT);
+    /* Longer than any path the guest could mean: refused before it is copied. */
+    static char huge[WASI_MAX_PATH + 2];
+    memset(huge, 'a', sizeof huge - 1);
+    assert_int_equal(resolve_only(fx, huge, true), WASI_ENAMETOOLONG);
+    huge[NAME_MAX + 1] = 0;  /* one component longer than NAME_MAX */
+    assert_int_equal(resolve_only(fx, huge, true), WASI_ENAMETOOLONG);
     /* Not NUL-terminated: only len bytes count. */
     assert_int_equal(wasi_path_resolve(fx->box_fd, "inside.txtGARBAGE", 10, true, &r),
                      WASI_ESUCCESS);
