@@ -70,6 +70,7 @@ typedef struct condition {
     enum wasm_interp_op op;
     uint32_t a, b;
     bool binary;
+    bool imm;               /* b is an immediate, not a cell */
 } condition;
 
 typedef struct compiler {
@@ -100,8 +101,9 @@ typedef struct compiler {
     bool fold_ok;
     uint32_t fold_field, fold_end, fold_height;
 
-    /* compare + branch fusion: the last instruction was this comparison. */
-    bool cmp_ok;
+    /* compare + branch fusion: the last instruction was this comparison, of cmp_a
+     * with cell cmp_b or, when cmp_has_imm, with the immediate cmp_b. */
+    bool cmp_ok, cmp_has_imm;
     uint32_t cmp_start, cmp_end, cmp_height, cmp_a, cmp_b;
     enum wasm_interp_op cmp_op;
 
@@ -510,6 +512,11 @@ static bool emit_label_ref(compiler *c, uint32_t depth)
     return emit_word(c, 0);
 }
 
+static bool targets_loop(compiler *c, int64_t depth)
+{
+    return depth >= 0 && c->ctrl[c->ctrl_depth - 1 - depth].opcode == 0x03;
+}
+
 /* Whether a branch to `depth` needs code beyond a jump: moving its values, or
  * returning from the function. */
 static bool branch_needs_moves(compiler *c, uint32_t depth)
@@ -574,7 +581,8 @@ static bool emit_branch(compiler *c, uint32_t depth)
             (!emit_op(c, WASM_OP_copy) || !emit_cell(c, target) || !emit_cell(c, source)))
             return false;
     }
-    return emit_op(c, WASM_OP_br) && emit_label_ref(c, depth);
+    return emit_op(c, targets_loop(c, depth) ? WASM_OP_br_back : WASM_OP_br) &&
+           emit_label_ref(c, depth);
 }
 
 /* Pops and checks a branch's values against its label, then pushes them back,
@@ -668,6 +676,9 @@ static condition take_condition(compiler *c, const operand *cond, bool jump_if_t
         k.a = c->cmp_a;
         k.b = c->cmp_b;
         k.binary = c->cmp_op != WASM_OP_i32_eqz && c->cmp_op != WASM_OP_i64_eqz;
+        k.imm = c->cmp_has_imm;
+        if (k.imm)
+            k.op = (enum wasm_interp_op)(k.op - WASM_OP_br_if_i32_eq + WASM_OP_br_if_i32_eq_imm);
         rewind_code(c, c->cmp_start);
         return k;
     }
@@ -675,15 +686,29 @@ static condition take_condition(compiler *c, const operand *cond, bool jump_if_t
     k.a = cond->cell;
     k.b = 0;
     k.binary = false;
+    k.imm = false;
     return k;
 }
 
-/* Emits the conditional jump's opcode and operands; the caller adds the target. */
-static bool emit_condition(compiler *c, const condition *k)
+/* The form of a branch instruction that also runs the safe point of the loop header
+ * it jumps back to. */
+static enum wasm_interp_op back_edge_op(enum wasm_interp_op op)
 {
-    if (!emit_op(c, k->op) || !emit_cell(c, k->a))
+    if (op >= WASM_OP_br && op <= WASM_OP_br_if_i64_ge_u)
+        return (enum wasm_interp_op)(op - WASM_OP_br + WASM_OP_br_back);
+    return (enum wasm_interp_op)(op - WASM_OP_br_if_i32_eq_imm + WASM_OP_br_if_i32_eq_imm_back);
+}
+
+/* Emits the conditional jump's opcode and operands; the caller adds the target
+ * (label `depth`, or -1 for a forward jump of the compiler's own). */
+static bool emit_condition(compiler *c, const condition *k, int64_t depth)
+{
+    enum wasm_interp_op op = targets_loop(c, depth) ? back_edge_op(k->op) : k->op;
+    if (!emit_op(c, op) || !emit_cell(c, k->a))
         return false;
-    return !k->binary || emit_cell(c, k->b);
+    if (!k->binary)
+        return true;
+    return k->imm ? emit_imm(c, k->b) : emit_cell(c, k->b);
 }
 
 /* ------------------------------------------------------------------ locals */
@@ -850,6 +875,98 @@ static const numeric_op saturating_ops[8] = {
     UN(F64, I64, i64_trunc_sat_f64_s), UN(F64, I64, i64_trunc_sat_f64_u),
 };
 
+/* Binary operations with an immediate form, used when an operand is a constant:
+ * the constant then costs no frame cell and no load. `mirror` is the operation
+ * that gives the same result with the operands swapped (for comparisons), or the
+ * operation itself when it is commutative; WASM_OP_COUNT when it cannot swap. */
+typedef struct imm_form {
+    enum wasm_interp_op op, imm, mirror;
+    bool wide;              /* i64: the constant must fit a sign-extended 32 bits */
+    bool shift;             /* only the low bits of the constant count */
+} imm_form;
+
+static const imm_form imm_forms[] = {
+    {WASM_OP_i32_add, WASM_OP_i32_add_imm, WASM_OP_i32_add, false, false},
+    {WASM_OP_i32_sub, WASM_OP_i32_sub_imm, WASM_OP_COUNT, false, false},
+    {WASM_OP_i32_mul, WASM_OP_i32_mul_imm, WASM_OP_i32_mul, false, false},
+    {WASM_OP_i32_and, WASM_OP_i32_and_imm, WASM_OP_i32_and, false, false},
+    {WASM_OP_i32_or, WASM_OP_i32_or_imm, WASM_OP_i32_or, false, false},
+    {WASM_OP_i32_xor, WASM_OP_i32_xor_imm, WASM_OP_i32_xor, false, false},
+    {WASM_OP_i32_shl, WASM_OP_i32_shl_imm, WASM_OP_COUNT, false, true},
+    {WASM_OP_i32_shr_s, WASM_OP_i32_shr_s_imm, WASM_OP_COUNT, false, true},
+    {WASM_OP_i32_shr_u, WASM_OP_i32_shr_u_imm, WASM_OP_COUNT, false, true},
+    {WASM_OP_i32_rotl, WASM_OP_i32_rotl_imm, WASM_OP_COUNT, false, true},
+    {WASM_OP_i32_rotr, WASM_OP_i32_rotr_imm, WASM_OP_COUNT, false, true},
+    {WASM_OP_i32_eq, WASM_OP_i32_eq_imm, WASM_OP_i32_eq, false, false},
+    {WASM_OP_i32_ne, WASM_OP_i32_ne_imm, WASM_OP_i32_ne, false, false},
+    {WASM_OP_i32_lt_s, WASM_OP_i32_lt_s_imm, WASM_OP_i32_gt_s, false, false},
+    {WASM_OP_i32_lt_u, WASM_OP_i32_lt_u_imm, WASM_OP_i32_gt_u, false, false},
+    {WASM_OP_i32_gt_s, WASM_OP_i32_gt_s_imm, WASM_OP_i32_lt_s, false, false},
+    {WASM_OP_i32_gt_u, WASM_OP_i32_gt_u_imm, WASM_OP_i32_lt_u, false, false},
+    {WASM_OP_i32_le_s, WASM_OP_i32_le_s_imm, WASM_OP_i32_ge_s, false, false},
+    {WASM_OP_i32_le_u, WASM_OP_i32_le_u_imm, WASM_OP_i32_ge_u, false, false},
+    {WASM_OP_i32_ge_s, WASM_OP_i32_ge_s_imm, WASM_OP_i32_le_s, false, false},
+    {WASM_OP_i32_ge_u, WASM_OP_i32_ge_u_imm, WASM_OP_i32_le_u, false, false},
+    {WASM_OP_i64_add, WASM_OP_i64_add_imm, WASM_OP_i64_add, true, false},
+    {WASM_OP_i64_sub, WASM_OP_i64_sub_imm, WASM_OP_COUNT, true, false},
+    {WASM_OP_i64_mul, WASM_OP_i64_mul_imm, WASM_OP_i64_mul, true, false},
+    {WASM_OP_i64_and, WASM_OP_i64_and_imm, WASM_OP_i64_and, true, false},
+    {WASM_OP_i64_or, WASM_OP_i64_or_imm, WASM_OP_i64_or, true, false},
+    {WASM_OP_i64_xor, WASM_OP_i64_xor_imm, WASM_OP_i64_xor, true, false},
+    {WASM_OP_i64_shl, WASM_OP_i64_shl_imm, WASM_OP_COUNT, true, true},
+    {WASM_OP_i64_shr_s, WASM_OP_i64_shr_s_imm, WASM_OP_COUNT, true, true},
+    {WASM_OP_i64_shr_u, WASM_OP_i64_shr_u_imm, WASM_OP_COUNT, true, true},
+    {WASM_OP_i64_rotl, WASM_OP_i64_rotl_imm, WASM_OP_COUNT, true, true},
+    {WASM_OP_i64_rotr, WASM_OP_i64_rotr_imm, WASM_OP_COUNT, true, true},
+};
+
+static bool const_fits(compiler *c, uint32_t cell, const imm_form *f, uint32_t *imm)
+{
+    if (!(cell & CONST_TAG))
+        return false;
+    wasm_slot v = c->consts[cell & CELL_INDEX_MASK];
+    if (f->shift) {
+        *imm = (uint32_t)(v & 63);
+        return true;
+    }
+    if (f->wide && (int64_t)v != (int64_t)(int32_t)(uint32_t)v)
+        return false;
+    *imm = (uint32_t)v;
+    return true;
+}
+
+/* Picks the immediate form for `a op b` when one operand is a suitable constant,
+ * leaving the cell operand in *a. The form's `mirror` field then names the
+ * operation actually performed (op itself unless the operands were swapped). */
+static bool choose_imm_form(compiler *c, enum wasm_interp_op op, operand *a, operand *b,
+                            uint32_t *imm, imm_form *chosen)
+{
+    for (size_t i = 0; i < sizeof imm_forms / sizeof imm_forms[0]; i++) {
+        const imm_form *f = &imm_forms[i];
+        if (f->op != op)
+            continue;
+        if (!(a->cell & CONST_TAG) && const_fits(c, b->cell, f, imm)) {
+            *chosen = *f;
+            chosen->mirror = op;
+            return true;
+        }
+        if (f->mirror != WASM_OP_COUNT && !(b->cell & CONST_TAG) &&
+            const_fits(c, a->cell, f, imm)) {
+            for (size_t k = 0; k < sizeof imm_forms / sizeof imm_forms[0]; k++)
+                if (imm_forms[k].op == f->mirror) {
+                    *chosen = imm_forms[k];
+                    chosen->mirror = f->mirror;
+                    operand t = *a;
+                    *a = *b;
+                    *b = t;
+                    return true;
+                }
+        }
+        return false;
+    }
+    return false;
+}
+
 static bool compile_numeric(compiler *c, const numeric_op *n)
 {
     operand a, b;
@@ -872,23 +989,38 @@ static bool compile_numeric(compiler *c, const numeric_op *n)
             c->cmp_op = (enum wasm_interp_op)n->op;
             c->cmp_a = a.cell;
             c->cmp_b = 0;
+            c->cmp_has_imm = false;
         }
         return true;
     }
     if (!pop_expect(c, n->in, &b) || !pop_expect(c, n->in, &a))
         return false;
     uint32_t h = c->height;
-    uint32_t cells[2] = {a.cell, b.cell};
-    if (!emit_value_op(c, (enum wasm_interp_op)n->op, n->out, cells, 2, n->traps))
-        return false;
+    enum wasm_interp_op op = (enum wasm_interp_op)n->op;
+    uint32_t imm = 0;
+    imm_form chosen;
+    bool form = c->live && choose_imm_form(c, op, &a, &b, &imm, &chosen);
+    if (form) {
+        /* a may have been swapped with b: a is the cell operand now */
+        if (!emit_result_op(c, chosen.imm, n->out, &a.cell, 1, &imm, 1, n->traps))
+            return false;
+        op = chosen.mirror;
+    } else {
+        uint32_t cells[2] = {a.cell, b.cell};
+        if (!emit_value_op(c, op, n->out, cells, 2, n->traps))
+            return false;
+    }
     if (n->compare && c->live) {
         c->cmp_ok = true;
         c->cmp_start = c->instr_start;
         c->cmp_end = c->len;
         c->cmp_height = h;
-        c->cmp_op = (enum wasm_interp_op)n->op;
+        c->cmp_op = op;
         c->cmp_a = a.cell;
-        c->cmp_b = b.cell;
+        c->cmp_has_imm = form && op >= WASM_OP_i32_eq && op <= WASM_OP_i32_ge_u;
+        c->cmp_b = form ? imm : b.cell;
+        if (form && !c->cmp_has_imm)
+            c->cmp_ok = false;
     }
     return true;
 }
@@ -1057,7 +1189,7 @@ static bool compile_block(compiler *c, uint8_t opcode)
     if (!materialize_from(c, 0))
         return false;
     if (opcode == 0x04 && c->live) {
-        if (!emit_condition(c, &k))
+        if (!emit_condition(c, &k, -1))
             return false;
     }
     uint32_t field = c->len, instr = c->instr_start;
@@ -1192,10 +1324,10 @@ static bool compile_br_if(compiler *c)
         return true;
     if (!branch_needs_moves(c, depth)) {
         condition k = take_condition(c, &cond, true);
-        return emit_condition(c, &k) && emit_label_ref(c, depth);
+        return emit_condition(c, &k, depth) && emit_label_ref(c, depth);
     }
     condition k = take_condition(c, &cond, false);
-    if (!emit_condition(c, &k))
+    if (!emit_condition(c, &k, -1))
         return false;
     uint32_t skip = 0;
     if (!add_patch(c, &skip, c->len, c->instr_start) || !emit_word(c, 0))
@@ -1622,10 +1754,36 @@ static bool setup_locals(compiler *c, const wasm_code *code)
 /* Turns the virtual cells into frame indices and hands the arrays over. */
 static bool finish(compiler *c, wasm_code *code)
 {
+    /* Constants that ended up as immediates (or in dead code) need no cell: keep
+     * only those the code still names, renumbered in order. */
+    uint32_t *renumber = calloc(c->const_count ? c->const_count : 1, sizeof *renumber);
+    if (!renumber)
+        return out_of_memory(c);
+    for (uint32_t i = 0; i < c->reloc_count; i++) {
+        wasm_iword w = c->code[c->relocs[i]];
+        if ((w & CONST_TAG) && !(w & POS_TAG))
+            renumber[w & CELL_INDEX_MASK] = 1;
+    }
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < c->const_count; i++)
+        if (renumber[i]) {
+            c->consts[kept] = c->consts[i];
+            renumber[i] = kept++;
+        }
+    for (uint32_t i = 0; i < c->reloc_count; i++) {
+        wasm_iword *w = &c->code[c->relocs[i]];
+        if ((*w & CONST_TAG) && !(*w & POS_TAG))
+            *w = CONST_TAG | renumber[*w & CELL_INDEX_MASK];
+    }
+    free(renumber);
+    c->const_count = kept;
+
     uint64_t stack_base = (uint64_t)c->local_count + c->const_count;
     uint64_t frame = stack_base + c->max_height;
     if (frame < c->type->result_count)
         frame = c->type->result_count;
+    if (frame < (uint64_t)c->type->param_count + WASM_FRAME_INIT_MIN)
+        frame = (uint64_t)c->type->param_count + WASM_FRAME_INIT_MIN;
     if (frame >= MAX_FRAME_CELLS)
         return invalid(c, "function frame too large");
     for (uint32_t i = 0; i < c->reloc_count; i++) {
@@ -1635,9 +1793,18 @@ static bool finish(compiler *c, wasm_code *code)
         else if (*w & CONST_TAG)
             *w = (wasm_iword)(c->local_count + (*w & CELL_INDEX_MASK));
     }
+    uint32_t declared = c->local_count - c->type->param_count;
+    uint32_t init_count = declared + c->const_count;
+    wasm_slot *init = calloc(init_count > WASM_FRAME_INIT_MIN ? init_count : WASM_FRAME_INIT_MIN,
+                             sizeof *init);
     struct wasm_code_compiled *out = calloc(1, sizeof *out);
-    if (!out)
+    if (!out || !init) {
+        free(out);
+        free(init);
         return out_of_memory(c);
+    }
+    if (c->const_count)
+        memcpy(init + declared, c->consts, c->const_count * sizeof *init);
     out->func_index = c->func_index;
     out->param_count = c->type->param_count;
     out->result_count = c->type->result_count;
@@ -1645,8 +1812,8 @@ static bool finish(compiler *c, wasm_code *code)
     out->const_count = c->const_count;
     out->stack_base = (uint32_t)stack_base;
     out->frame_cells = (uint32_t)frame;
-    out->consts = c->consts;
-    c->consts = NULL;
+    out->init_cells = init;
+    out->init_count = init_count;
     out->local_types = c->local_types;
     c->local_types = NULL;
     out->entry_cost = c->ctrl_cap ? c->ctrl[0].fuel : 1;
@@ -1716,7 +1883,7 @@ void wasm_compiled_free(struct wasm_code_compiled *compiled)
 {
     if (!compiled)
         return;
-    free(compiled->consts);
+    free(compiled->init_cells);
     free(compiled->local_types);
     free(compiled->code);
     free(compiled->sites);

@@ -24,6 +24,8 @@
 
 typedef uint32_t wasm_iword;    /* one word of compiled code */
 
+#define WASM_FRAME_INIT_MIN 4
+
 /* A code position whose Wasm byte offset must be recoverable: instructions that can
  * trap and safe points. Sorted by code_pos. */
 typedef struct wasm_code_site {
@@ -56,7 +58,11 @@ struct wasm_code_compiled {
     uint32_t const_count;
     uint32_t stack_base;        /* local_count + const_count */
     uint32_t frame_cells;       /* cells the frame needs, at least result_count */
-    wasm_slot *consts;          /* const_count values, copied to cells local_count.. */
+    /* What a call writes after the arguments: zeros for the declared locals, then
+     * the constants. At least WASM_FRAME_INIT_MIN cells (zero-padded), so short
+     * images are copied without a loop or a library call. */
+    wasm_slot *init_cells;
+    uint32_t init_count;
     uint8_t *local_types;       /* local_count value types (params first) */
     uint32_t entry_cost;        /* fuel charged on entry */
 

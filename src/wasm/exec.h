@@ -14,6 +14,7 @@
 #include "wasm/compile.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 typedef struct wasm_frame {
     const struct wasm_code_compiled *code;
@@ -60,13 +61,21 @@ struct wasm_exec {
  * returns, a trap, or a stop at a safe point. */
 wasm_status wasm_interp_run(wasm_exec *exec);
 
-/* Sets the cells of a new frame that are not arguments: zeroed locals, constants. */
+/* Sets the cells of a new frame that are not arguments: zeroed locals, constants.
+ * Most images are short: copy the padded minimum unconditionally (the frame is
+ * large enough for it) rather than calling memcpy from the interpreter loop. */
 static inline void wasm_frame_init(wasm_slot *fp, const struct wasm_code_compiled *code)
 {
-    for (uint32_t i = code->param_count; i < code->local_count; i++)
-        fp[i] = 0;
-    for (uint32_t i = 0; i < code->const_count; i++)
-        fp[code->local_count + i] = code->consts[i];
+    wasm_slot *dst = fp + code->param_count;
+    const wasm_slot *src = code->init_cells;
+    if (code->init_count <= WASM_FRAME_INIT_MIN) {
+        dst[0] = src[0];
+        dst[1] = src[1];
+        dst[2] = src[2];
+        dst[3] = src[3];
+    } else {
+        memcpy(dst, src, code->init_count * sizeof *dst);
+    }
 }
 
 /* Safe-point slow path: accounts the fuel spent since the budget was issued and

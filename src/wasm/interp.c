@@ -292,11 +292,16 @@ static wasm_memory_inst no_memory;
         goto trap;                  \
     } while (0)
 
+/* The running function's instance is its frame's; handlers that need it (tables,
+ * indirect calls) read it from there, which leaves registers for pc, fp and memory. */
+#define INST (frame->instance)
+
 #define LOAD_INSTANCE()                                                              \
     do {                                                                             \
-        codes = inst->module->codes;                                                 \
-        globals = inst->globals;                                                     \
-        memory = inst->module->memory_count ? inst->memories[0] : &no_memory;        \
+        const wasm_instance *inst_ = INST;                                           \
+        codes = inst_->module->codes;                                                \
+        globals = inst_->globals;                                                    \
+        memory = inst_->module->memory_count ? inst_->memories[0] : &no_memory;      \
     } while (0)
 
 #define RELOAD_MEMORY()             \
@@ -313,6 +318,17 @@ static wasm_memory_inst no_memory;
         fp[pc[1]] = put(expr);              \
         NEXT(4);                            \
     }
+#define BINARY_IMM(name, get, put, expr)    \
+    HANDLER(name) {                         \
+        VALUE_TYPE_##get a = get(pc[2]);    \
+        VALUE_TYPE_##get b = IMM_##get(pc[3]); \
+        fp[pc[1]] = put(expr);              \
+        NEXT(4);                            \
+    }
+#define IMM_I32(word) ((uint32_t)(word))
+#define IMM_S32(word) ((int32_t)(word))
+#define IMM_I64(word) ((uint64_t)(int64_t)(int32_t)(word))
+#define IMM_S64(word) ((int64_t)(int32_t)(word))
 #define UNARY(name, get, put, expr)         \
     HANDLER(name) {                         \
         VALUE_TYPE_##get a = get(pc[2]);  \
@@ -330,16 +346,31 @@ static wasm_memory_inst no_memory;
 #define PUT_F32(x) cell_of_f32(x)
 #define PUT_F64(x) cell_of_f64(x)
 
-#define BRANCH_IF(name, get, cond)                  \
+/* A conditional branch, and its back-edge form which, when taken, also runs the
+ * safe point of the loop header it lands on (see SAFE_POINT). */
+#define COND_BRANCH(name, operands, cond, length)   \
     HANDLER(name) {                                 \
-        VALUE_TYPE_##get a = get(pc[1]);          \
-        VALUE_TYPE_##get b = get(pc[2]);          \
+        operands;                                   \
         if (cond)                                   \
-            pc += REL(pc[3]);                       \
+            pc += REL(pc[(length) - 1]);            \
         else                                        \
-            pc += 4;                                \
+            pc += (length);                         \
         DISPATCH();                                 \
+    }                                               \
+    HANDLER(name##_back) {                          \
+        operands;                                   \
+        if (cond) {                                 \
+            pc += REL(pc[(length) - 1]);            \
+            SAFE_POINT();                           \
+        }                                           \
+        NEXT(length);                               \
     }
+#define BRANCH_IF(name, get, cond) \
+    COND_BRANCH(name, VALUE_TYPE_##get a = get(pc[1]); VALUE_TYPE_##get b = get(pc[2]), cond, 4)
+#define BRANCH_IF_IMM(name, get, cond) \
+    COND_BRANCH(name, VALUE_TYPE_##get a = get(pc[1]); VALUE_TYPE_##get b = IMM_##get(pc[2]), cond, 4)
+#define BRANCH_IF_UNARY(name, get, cond) \
+    COND_BRANCH(name, VALUE_TYPE_##get a = get(pc[1]), cond, 3)
 
 #define LOAD(name, size, expr)                                      \
     HANDLER(name) {                                                 \
@@ -409,7 +440,6 @@ static wasm_status interp_loop(wasm_exec *exec, const int32_t **handler_table)
     wasm_frame *frame = frames + exec->depth - 1;
     const wasm_iword *pc = frame->pc;
     wasm_slot *fp = frame->fp;
-    wasm_instance *inst = frame->instance;
     const wasm_code *codes;
     wasm_global_inst **globals;
     wasm_memory_inst *memory;
@@ -450,34 +480,14 @@ dispatch:
         pc += REL(pc[1]);
         DISPATCH();
     }
-    HANDLER(br_if_nez) {
-        if (I32(pc[1]))
-            pc += REL(pc[2]);
-        else
-            pc += 3;
-        DISPATCH();
+    HANDLER(br_back) {
+        pc += REL(pc[1]);
+        SAFE_POINT();
     }
-    HANDLER(br_if_eqz) {
-        if (!I32(pc[1]))
-            pc += REL(pc[2]);
-        else
-            pc += 3;
-        DISPATCH();
-    }
-    HANDLER(br_if_i64_nez) {
-        if (I64(pc[1]))
-            pc += REL(pc[2]);
-        else
-            pc += 3;
-        DISPATCH();
-    }
-    HANDLER(br_if_i64_eqz) {
-        if (!I64(pc[1]))
-            pc += REL(pc[2]);
-        else
-            pc += 3;
-        DISPATCH();
-    }
+    BRANCH_IF_UNARY(br_if_nez, I32, a != 0)
+    BRANCH_IF_UNARY(br_if_eqz, I32, a == 0)
+    BRANCH_IF_UNARY(br_if_i64_nez, I64, a != 0)
+    BRANCH_IF_UNARY(br_if_i64_eqz, I64, a == 0)
     BRANCH_IF(br_if_i32_eq, I32, a == b)
     BRANCH_IF(br_if_i32_ne, I32, a != b)
     BRANCH_IF(br_if_i32_lt_s, S32, a < b)
@@ -498,6 +508,16 @@ dispatch:
     BRANCH_IF(br_if_i64_le_u, I64, a <= b)
     BRANCH_IF(br_if_i64_ge_s, S64, a >= b)
     BRANCH_IF(br_if_i64_ge_u, I64, a >= b)
+    BRANCH_IF_IMM(br_if_i32_eq_imm, I32, a == b)
+    BRANCH_IF_IMM(br_if_i32_ne_imm, I32, a != b)
+    BRANCH_IF_IMM(br_if_i32_lt_s_imm, S32, a < b)
+    BRANCH_IF_IMM(br_if_i32_lt_u_imm, I32, a < b)
+    BRANCH_IF_IMM(br_if_i32_gt_s_imm, S32, a > b)
+    BRANCH_IF_IMM(br_if_i32_gt_u_imm, I32, a > b)
+    BRANCH_IF_IMM(br_if_i32_le_s_imm, S32, a <= b)
+    BRANCH_IF_IMM(br_if_i32_le_u_imm, I32, a <= b)
+    BRANCH_IF_IMM(br_if_i32_ge_s_imm, S32, a >= b)
+    BRANCH_IF_IMM(br_if_i32_ge_u_imm, I32, a >= b)
     HANDLER(br_table) {
         uint32_t i = I32(pc[1]);
         uint32_t n = pc[2];
@@ -515,28 +535,28 @@ dispatch:
         frame->pc = pc + 3;
         frame++;
         frame->code = callee;
-        frame->instance = inst;
+        frame->instance = frame[-1].instance;
         frame->fp = callee_fp;
         wasm_frame_init(callee_fp, callee);
         fp = callee_fp;
         pc = callee->code;
-        DISPATCH();
+        SAFE_POINT();       /* the callee's entry, without dispatching to it */
     }
     HANDLER(call_import) {
-        call_target = inst->funcs[pc[1]];
+        call_target = INST->funcs[pc[1]];
         call_args = pc[2];
         call_length = 3;
         goto call_function;
     }
     HANDLER(call_indirect) {
-        const wasm_table_inst *table = inst->tables[pc[2]];
+        const wasm_table_inst *table = INST->tables[pc[2]];
         uint32_t i = I32(pc[3]);
         if (UNLIKELY(i >= table->size))
             TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, "undefined element");
         call_target = (const wasm_func *)(uintptr_t)table->elems[i];
         if (UNLIKELY(!call_target))
             TRAP(WASM_TRAP_UNINITIALIZED_ELEMENT, NULL);
-        if (UNLIKELY(call_target->type_id != inst->type_ids[pc[1]]))
+        if (UNLIKELY(call_target->type_id != INST->type_ids[pc[1]]))
             TRAP(WASM_TRAP_INDIRECT_CALL_TYPE_MISMATCH, NULL);
         call_args = pc[4];
         call_length = 5;
@@ -623,24 +643,24 @@ dispatch:
     }
     HANDLER(memory_init) {
         uint32_t seg = pc[1];
-        const wasm_data_segment *data = &inst->module->datas[seg];
-        uint64_t seg_size = inst->data_dropped[seg] ? 0 : data->size;
+        const wasm_data_segment *data = &INST->module->datas[seg];
+        uint64_t seg_size = INST->data_dropped[seg] ? 0 : data->size;
         uint64_t d = I32(pc[2]), s = I32(pc[3]), n = I32(pc[4]);
         if (UNLIKELY(s + n > seg_size || d + n > mem_size))
             TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);
         if (n)
-            memcpy(mem + d, inst->module->bytes + data->bytes_offset + s, (size_t)n);
+            memcpy(mem + d, INST->module->bytes + data->bytes_offset + s, (size_t)n);
         NEXT(5);
     }
     HANDLER(data_drop) {
-        inst->data_dropped[pc[1]] = 1;
+        INST->data_dropped[pc[1]] = 1;
         NEXT(2);
     }
 
     /* ------------------------------------------------- tables and references */
 
     HANDLER(table_get) {
-        const wasm_table_inst *table = inst->tables[pc[3]];
+        const wasm_table_inst *table = INST->tables[pc[3]];
         uint32_t i = I32(pc[2]);
         if (UNLIKELY(i >= table->size))
             TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
@@ -648,7 +668,7 @@ dispatch:
         NEXT(4);
     }
     HANDLER(table_set) {
-        wasm_table_inst *table = inst->tables[pc[1]];
+        wasm_table_inst *table = INST->tables[pc[1]];
         uint32_t i = I32(pc[2]);
         if (UNLIKELY(i >= table->size))
             TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
@@ -656,20 +676,20 @@ dispatch:
         NEXT(4);
     }
     HANDLER(table_size) {
-        fp[pc[1]] = inst->tables[pc[2]]->size;
+        fp[pc[1]] = INST->tables[pc[2]]->size;
         NEXT(3);
     }
     HANDLER(table_grow) {
         bool limit_hit = false;
         wasm_slot init = fp[pc[2]];
-        int64_t old = wasm_table_grow(inst->tables[pc[4]], I32(pc[3]), init, &limit_hit);
+        int64_t old = wasm_table_grow(INST->tables[pc[4]], I32(pc[3]), init, &limit_hit);
         if (UNLIKELY(limit_hit))
             TRAP(WASM_TRAP_MEMORY_LIMIT, "table.grow past the embedder's limit");
         fp[pc[1]] = (uint32_t)(int32_t)old;
         NEXT(5);
     }
     HANDLER(table_fill) {
-        wasm_table_inst *table = inst->tables[pc[1]];
+        wasm_table_inst *table = INST->tables[pc[1]];
         uint64_t i = I32(pc[2]), n = I32(pc[4]);
         wasm_slot value = fp[pc[3]];
         if (UNLIKELY(i + n > table->size))
@@ -679,8 +699,8 @@ dispatch:
         NEXT(5);
     }
     HANDLER(table_copy) {
-        wasm_table_inst *dst = inst->tables[pc[1]];
-        const wasm_table_inst *src = inst->tables[pc[2]];
+        wasm_table_inst *dst = INST->tables[pc[1]];
+        const wasm_table_inst *src = INST->tables[pc[2]];
         uint64_t d = I32(pc[3]), s = I32(pc[4]), n = I32(pc[5]);
         if (UNLIKELY(d + n > dst->size || s + n > src->size))
             TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
@@ -690,22 +710,22 @@ dispatch:
     }
     HANDLER(table_init) {
         uint32_t seg = pc[1];
-        wasm_table_inst *table = inst->tables[pc[2]];
-        const wasm_elem_segment *elem = &inst->module->elems[seg];
-        uint64_t seg_size = inst->elem_dropped[seg] ? 0 : elem->item_count;
+        wasm_table_inst *table = INST->tables[pc[2]];
+        const wasm_elem_segment *elem = &INST->module->elems[seg];
+        uint64_t seg_size = INST->elem_dropped[seg] ? 0 : elem->item_count;
         uint64_t d = I32(pc[3]), s = I32(pc[4]), n = I32(pc[5]);
         if (UNLIKELY(s + n > seg_size || d + n > table->size))
             TRAP(WASM_TRAP_TABLE_OUT_OF_BOUNDS, NULL);
         for (uint64_t k = 0; k < n; k++)
-            table->elems[d + k] = wasm_constexpr_eval(inst, &elem->items[s + k]);
+            table->elems[d + k] = wasm_constexpr_eval(INST, &elem->items[s + k]);
         NEXT(6);
     }
     HANDLER(elem_drop) {
-        inst->elem_dropped[pc[1]] = 1;
+        INST->elem_dropped[pc[1]] = 1;
         NEXT(2);
     }
     HANDLER(ref_func) {
-        fp[pc[1]] = (wasm_slot)(uintptr_t)inst->funcs[pc[2]];
+        fp[pc[1]] = (wasm_slot)(uintptr_t)INST->funcs[pc[2]];
         NEXT(3);
     }
     HANDLER(ref_is_null) {
@@ -794,6 +814,27 @@ dispatch:
     BINARY(i32_shr_u, I32, PUT_U32, a >> (b & 31))
     BINARY(i32_rotl, I32, PUT_U32, rotl32(a, b))
     BINARY(i32_rotr, I32, PUT_U32, rotr32(a, b))
+    BINARY_IMM(i32_add_imm, I32, PUT_U32, a + b)
+    BINARY_IMM(i32_sub_imm, I32, PUT_U32, a - b)
+    BINARY_IMM(i32_mul_imm, I32, PUT_U32, a * b)
+    BINARY_IMM(i32_and_imm, I32, PUT_U32, a & b)
+    BINARY_IMM(i32_or_imm, I32, PUT_U32, a | b)
+    BINARY_IMM(i32_xor_imm, I32, PUT_U32, a ^ b)
+    BINARY_IMM(i32_shl_imm, I32, PUT_U32, a << (b & 31))
+    BINARY_IMM(i32_shr_s_imm, I32, PUT_U32, (uint32_t)((int32_t)a >> (b & 31)))
+    BINARY_IMM(i32_shr_u_imm, I32, PUT_U32, a >> (b & 31))
+    BINARY_IMM(i32_rotl_imm, I32, PUT_U32, rotl32(a, b))
+    BINARY_IMM(i32_rotr_imm, I32, PUT_U32, rotr32(a, b))
+    BINARY_IMM(i32_eq_imm, I32, PUT_U32, a == b)
+    BINARY_IMM(i32_ne_imm, I32, PUT_U32, a != b)
+    BINARY_IMM(i32_lt_s_imm, S32, PUT_U32, a < b)
+    BINARY_IMM(i32_lt_u_imm, I32, PUT_U32, a < b)
+    BINARY_IMM(i32_gt_s_imm, S32, PUT_U32, a > b)
+    BINARY_IMM(i32_gt_u_imm, I32, PUT_U32, a > b)
+    BINARY_IMM(i32_le_s_imm, S32, PUT_U32, a <= b)
+    BINARY_IMM(i32_le_u_imm, I32, PUT_U32, a <= b)
+    BINARY_IMM(i32_ge_s_imm, S32, PUT_U32, a >= b)
+    BINARY_IMM(i32_ge_u_imm, I32, PUT_U32, a >= b)
 
     UNARY(i64_clz, I64, PUT_U64, clz64(a))
     UNARY(i64_ctz, I64, PUT_U64, ctz64(a))
@@ -839,6 +880,17 @@ dispatch:
     BINARY(i64_shr_u, I64, PUT_U64, a >> (b & 63))
     BINARY(i64_rotl, I64, PUT_U64, rotl64(a, b))
     BINARY(i64_rotr, I64, PUT_U64, rotr64(a, b))
+    BINARY_IMM(i64_add_imm, I64, PUT_U64, a + b)
+    BINARY_IMM(i64_sub_imm, I64, PUT_U64, a - b)
+    BINARY_IMM(i64_mul_imm, I64, PUT_U64, a * b)
+    BINARY_IMM(i64_and_imm, I64, PUT_U64, a & b)
+    BINARY_IMM(i64_or_imm, I64, PUT_U64, a | b)
+    BINARY_IMM(i64_xor_imm, I64, PUT_U64, a ^ b)
+    BINARY_IMM(i64_shl_imm, I64, PUT_U64, a << (b & 63))
+    BINARY_IMM(i64_shr_s_imm, I64, PUT_U64, (uint64_t)((int64_t)a >> (b & 63)))
+    BINARY_IMM(i64_shr_u_imm, I64, PUT_U64, a >> (b & 63))
+    BINARY_IMM(i64_rotl_imm, I64, PUT_U64, rotl64(a, b))
+    BINARY_IMM(i64_rotr_imm, I64, PUT_U64, rotr64(a, b))
 
     /* abs, neg and copysign work on the bits, so NaN payloads pass unchanged; libm's
      * rounding functions return a signalling NaN as it is, so quiet it (a + a) */
@@ -919,7 +971,7 @@ dispatch:
 call_function:
     if (call_target->host) {
         frame->pc = pc;     /* a trap in the host function is reported at the call */
-        if (UNLIKELY(!wasm_exec_call_host(exec, call_target, inst, fp + call_args))) {
+        if (UNLIKELY(!wasm_exec_call_host(exec, call_target, INST, fp + call_args))) {
             wasm_exec_locate_trap(exec, frame, pc);
             wasm_exec_settle_budget(exec, budget);
             exec->depth = 0;
@@ -942,12 +994,11 @@ call_function:
         wasm_frame_init(callee_fp, callee);
         fp = callee_fp;
         pc = callee->code;
-        if (frame->instance != inst) {
-            inst = frame->instance;
+        if (frame->instance != frame[-1].instance) {
             LOAD_INSTANCE();
             RELOAD_MEMORY();
         }
-        DISPATCH();
+        SAFE_POINT();
     }
 
 do_return:
@@ -960,10 +1011,8 @@ do_return:
     frame--;
     fp = frame->fp;
     pc = frame->pc;
-    if (UNLIKELY(frame->instance != inst)) {
-        inst = frame->instance;
+    if (UNLIKELY(frame->instance != frame[1].instance))
         LOAD_INSTANCE();
-    }
     RELOAD_MEMORY();
     DISPATCH();
 

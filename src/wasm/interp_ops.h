@@ -86,7 +86,35 @@
     X(i64_extend32_s)                                                                     \
     X(i32_trunc_sat_f32_s) X(i32_trunc_sat_f32_u) X(i32_trunc_sat_f64_s)                  \
     X(i32_trunc_sat_f64_u) X(i64_trunc_sat_f32_s) X(i64_trunc_sat_f32_u)                  \
-    X(i64_trunc_sat_f64_s) X(i64_trunc_sat_f64_u)
+    X(i64_trunc_sat_f64_s) X(i64_trunc_sat_f64_u)                                         \
+    /* a constant right operand as an immediate: dst, a, imm (i64: sign-extended) */      \
+    X(i32_add_imm) X(i32_sub_imm) X(i32_mul_imm) X(i32_and_imm) X(i32_or_imm)             \
+    X(i32_xor_imm) X(i32_shl_imm) X(i32_shr_s_imm) X(i32_shr_u_imm) X(i32_rotl_imm)       \
+    X(i32_rotr_imm)                                                                       \
+    X(i32_eq_imm) X(i32_ne_imm) X(i32_lt_s_imm) X(i32_lt_u_imm) X(i32_gt_s_imm)           \
+    X(i32_gt_u_imm) X(i32_le_s_imm) X(i32_le_u_imm) X(i32_ge_s_imm) X(i32_ge_u_imm)       \
+    X(i64_add_imm) X(i64_sub_imm) X(i64_mul_imm) X(i64_and_imm) X(i64_or_imm)             \
+    X(i64_xor_imm) X(i64_shl_imm) X(i64_shr_s_imm) X(i64_shr_u_imm) X(i64_rotl_imm)       \
+    X(i64_rotr_imm)                                                                       \
+    X(br_if_i32_eq_imm) X(br_if_i32_ne_imm) X(br_if_i32_lt_s_imm) X(br_if_i32_lt_u_imm)   \
+    X(br_if_i32_gt_s_imm) X(br_if_i32_gt_u_imm) X(br_if_i32_le_s_imm)                     \
+    X(br_if_i32_le_u_imm) X(br_if_i32_ge_s_imm) X(br_if_i32_ge_u_imm) /* a, imm, rel */   \
+    /* back edges: the branch, when taken, also runs its target loop header's safe     */ \
+    /* point (whose cost it reads there) and continues after the header               */ \
+    X(br_back)                                                                            \
+    X(br_if_nez_back) X(br_if_eqz_back) X(br_if_i64_nez_back) X(br_if_i64_eqz_back)       \
+    X(br_if_i32_eq_back) X(br_if_i32_ne_back) X(br_if_i32_lt_s_back)                      \
+    X(br_if_i32_lt_u_back) X(br_if_i32_gt_s_back) X(br_if_i32_gt_u_back)                  \
+    X(br_if_i32_le_s_back) X(br_if_i32_le_u_back) X(br_if_i32_ge_s_back)                  \
+    X(br_if_i32_ge_u_back)                                                                \
+    X(br_if_i64_eq_back) X(br_if_i64_ne_back) X(br_if_i64_lt_s_back)                      \
+    X(br_if_i64_lt_u_back) X(br_if_i64_gt_s_back) X(br_if_i64_gt_u_back)                  \
+    X(br_if_i64_le_s_back) X(br_if_i64_le_u_back) X(br_if_i64_ge_s_back)                  \
+    X(br_if_i64_ge_u_back)                                                                \
+    X(br_if_i32_eq_imm_back) X(br_if_i32_ne_imm_back) X(br_if_i32_lt_s_imm_back)          \
+    X(br_if_i32_lt_u_imm_back) X(br_if_i32_gt_s_imm_back) X(br_if_i32_gt_u_imm_back)      \
+    X(br_if_i32_le_s_imm_back) X(br_if_i32_le_u_imm_back) X(br_if_i32_ge_s_imm_back)      \
+    X(br_if_i32_ge_u_imm_back)
 
 enum wasm_interp_op {
 #define WASM_INTERP_OP_ENUM(name) WASM_OP_##name,
