@@ -666,6 +666,32 @@ static int convert_arguments(const run_options *o, const wasm_func *func, wasm_v
     return 0;
 }
 
+/* Saves the suspended call, the instance and the guest's open files to the
+ * --snapshot file. */
+static int write_snapshot(run_state *s)
+{
+    wasm_error err = {0};
+    uint8_t *engine = NULL, *wasi_state = NULL, *file = NULL;
+    size_t engine_size = 0, wasi_size = 0, file_size = 0;
+    if (!wasm_snapshot_save(s->instance, s->exec, &engine, &engine_size, &err) ||
+        !wasi_ctx_save(s->wasi, &wasi_state, &wasi_size, &err)) {
+        report_error(s->options->file, &err);
+        free(engine);
+        return EXIT_MODULE_ERROR;
+    }
+    file = pack_snapshot(engine, engine_size, wasi_state, wasi_size, &file_size);
+    if (!file)
+        fprintf(stderr, "liquid: out of memory writing the snapshot\n");
+    bool written = file && write_file_atomically(s->options->snapshot_path, file, file_size);
+    free(engine);
+    free(wasi_state);
+    free(file);
+    if (!written)
+        return EXIT_MODULE_ERROR;
+    fprintf(stderr, "suspended: snapshot written to %s\n", s->options->snapshot_path);
+    return EXIT_SUSPENDED;
+}
+
 /* After the call ended (or suspended): results, exit status, trap or snapshot. */
 static int finish(run_state *s, wasm_status status)
 {
@@ -673,32 +699,10 @@ static int finish(run_state *s, wasm_status status)
     if (status == WASM_STATUS_TRAP)
         return report_trap(wasm_exec_trap(s->exec));
     if (status == WASM_STATUS_SUSPENDED) {
-        wasm_error err = {0};
-        uint8_t *data;
-        size_t size;
-        if (!s->options->snapshot_path) {
-            fprintf(stderr, "liquid: the call was suspended without being asked to\n");
-            return EXIT_TRAP;
-        }
-        uint8_t *wasi_state = NULL, *file = NULL;
-        size_t wasi_size = 0, file_size = 0;
-        if (!wasm_snapshot_save(s->instance, s->exec, &data, &size, &err)) {
-            report_error(s->options->file, &err);
-            return EXIT_MODULE_ERROR;
-        }
-        if (wasi_ctx_save(s->wasi, &wasi_state, &wasi_size, &err))
-            file = pack_snapshot(data, size, wasi_state, wasi_size, &file_size);
-        else
-            report_error(s->options->file, &err);
-        bool written = file && write_file_atomically(s->options->snapshot_path, file,
-                                                     file_size);
-        free(data);
-        free(wasi_state);
-        free(file);
-        if (!written)
-            return EXIT_MODULE_ERROR;
-        fprintf(stderr, "suspended: snapshot written to %s\n", s->options->snapshot_path);
-        return EXIT_SUSPENDED;
+        if (s->options->snapshot_path)
+            return write_snapshot(s);
+        fprintf(stderr, "liquid: the call was suspended without being asked to\n");
+        return EXIT_TRAP;
     }
     wasm_value results[64];
     uint32_t count = wasm_exec_results(s->exec, results, 64);
