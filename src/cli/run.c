@@ -77,15 +77,17 @@ static void print_help(FILE *out)
         "                       running, write a snapshot of the instance and the suspended\n"
         "                       call (and the program's open files) to the --snapshot\n"
         "                       file and exit 75\n"
-        "  --snapshot PATH      where --suspend-after writes its snapshot (written to a\n"
-        "                       temporary file, synced, then renamed into place)\n"
+        "  --snapshot PATH      where --suspend-after writes its snapshot (nothing is\n"
+        "                       written if the call finishes first); without\n"
+        "                       --suspend-after, the instance's state is saved there after\n"
+        "                       the call succeeds (to --restore and --invoke later). Written\n"
+        "                       to a temporary file, synced, then renamed into place\n"
         "  --restore PATH       instantiate FILE afresh, restore the snapshot PATH into it\n"
         "                       and resume its suspended call; the results or exit status\n"
         "                       are those of an uninterrupted run. Files the program had\n"
         "                       open are reopened beneath the same --dir guest paths.\n"
-        "                       A snapshot without a\n"
-        "                       call restores the state, then runs as usual (_start or\n"
-        "                       --invoke FUNC)\n"
+        "                       A snapshot without a call restores the state, then\n"
+        "                       runs as usual (_start, or --invoke FUNC)\n"
         "  -h, --help           show this help\n"
         "\n"
         "exit status: the program's own (0 when _start returns); 0 after --invoke; 1 for a\n"
@@ -192,8 +194,8 @@ static int parse_options(int argc, char **argv, run_options *o)
         return usage_error("missing FILE.wasm");
     if (o->max_memory && o->max_memory < 65536)
         return usage_error("--max-memory must be at least 65536 bytes (one page)");
-    if (o->suspend != (o->snapshot_path != NULL))
-        return usage_error("--suspend-after and --snapshot go together");
+    if (o->suspend && !o->snapshot_path)
+        return usage_error("--suspend-after needs --snapshot PATH to write the snapshot to");
     o->file = argv[i];
     o->args = argv + i + 1;
     o->arg_count = argc - i - 1;
@@ -666,14 +668,15 @@ static int convert_arguments(const run_options *o, const wasm_func *func, wasm_v
     return 0;
 }
 
-/* Saves the suspended call, the instance and the guest's open files to the
- * --snapshot file. */
-static int write_snapshot(run_state *s)
+/* Saves the instance, the guest's open files and, if it is suspended, the call
+ * to the --snapshot file. */
+static int write_snapshot(run_state *s, bool suspended)
 {
     wasm_error err = {0};
     uint8_t *engine = NULL, *wasi_state = NULL, *file = NULL;
     size_t engine_size = 0, wasi_size = 0, file_size = 0;
-    if (!wasm_snapshot_save(s->instance, s->exec, &engine, &engine_size, &err) ||
+    if (!wasm_snapshot_save(s->instance, suspended ? s->exec : NULL, &engine, &engine_size,
+                            &err) ||
         !wasi_ctx_save(s->wasi, &wasi_state, &wasi_size, &err)) {
         report_error(s->options->file, &err);
         free(engine);
@@ -688,8 +691,9 @@ static int write_snapshot(run_state *s)
     free(file);
     if (!written)
         return EXIT_MODULE_ERROR;
-    fprintf(stderr, "suspended: snapshot written to %s\n", s->options->snapshot_path);
-    return EXIT_SUSPENDED;
+    fprintf(stderr, "%ssnapshot written to %s\n", suspended ? "suspended: " : "",
+            s->options->snapshot_path);
+    return suspended ? EXIT_SUSPENDED : 0;
 }
 
 /* After the call ended (or suspended): results, exit status, trap or snapshot. */
@@ -700,7 +704,7 @@ static int finish(run_state *s, wasm_status status)
         return report_trap(wasm_exec_trap(s->exec));
     if (status == WASM_STATUS_SUSPENDED) {
         if (s->options->snapshot_path)
-            return write_snapshot(s);
+            return write_snapshot(s, true);
         fprintf(stderr, "liquid: the call was suspended without being asked to\n");
         return EXIT_TRAP;
     }
@@ -709,7 +713,9 @@ static int finish(run_state *s, wasm_status status)
     for (uint32_t i = 0; i < count && i < 64; i++)
         print_value(&results[i]);
     fflush(stdout);
-    return 0;
+    /* With --suspend-after, a call that finished first is just a normal run. */
+    bool save_state = s->options->snapshot_path && !s->options->suspend;
+    return save_state ? write_snapshot(s, false) : 0;
 }
 
 /* Runs the call (a fresh one, or the restored one) under the suspension timer. */

@@ -132,7 +132,7 @@ def test_trap_message_and_status(liquid, wat):
     (["--fuel"], "option '--fuel' needs a value"),
     (["--max-memory", "100", "x.wasm"], "--max-memory must be at least 65536"),
     (["--env", "NOEQUALS", "x.wasm"], "--env needs KEY=VALUE"),
-    (["--suspend-after", "10", "x.wasm"], "--suspend-after and --snapshot go together"),
+    (["--suspend-after", "10", "x.wasm"], "--suspend-after needs --snapshot PATH"),
 ])
 def test_usage_errors_exit_2(liquid, args, message):
     r = liquid("run", *args)
@@ -351,6 +351,28 @@ def test_a_call_that_finishes_first_is_a_normal_run(liquid, example, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout == liquid("run", "--invoke", "run", example("compute"), "1000").stdout
     assert not snapshot.exists()
+
+
+def test_reactor_state_moves_through_a_snapshot(liquid, example, tmp_path):
+    # The counter's state (linear memory, globals, its heap) saved after one call
+    # and restored in another process carries on from where it was.
+    first = tmp_path / "one.snap"
+    r = liquid("run", "--snapshot", first, "--invoke", "add", example("counter"), "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "5\n"
+    assert f"snapshot written to {first}" in r.stderr
+    second = tmp_path / "two.snap"
+    r = liquid("run", "--restore", first, "--snapshot", second, "--invoke", "increment",
+               example("counter"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "6\n"
+    r = liquid("run", "--restore", second, "--invoke", "changes", example("counter"))
+    assert r.stdout == "2\n"
+    r = liquid("run", "--restore", second, "--invoke", "value_after", example("counter"), "0")
+    assert r.stdout == "5\n"
+    # A fresh instance knows nothing of it.
+    r = liquid("run", "--invoke", "get", example("counter"))
+    assert r.stdout == "0\n"
 
 
 def test_snapshot_refused_by_another_module(liquid, example, tmp_path):
