@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config git
   # the engine's test modules and the spec suite: C -> wasm32-wasi, .wast -> .json
   clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wabt
+  # WASI compatibility with Rust's wasm32-wasi target (a system test builds a Rust program)
+  rustc libstd-rust-dev-wasm32
   # services
   libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
   libsodium-dev libmdnsd-dev
