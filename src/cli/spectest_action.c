@@ -18,14 +18,28 @@ void spectest_action_outcome_free(spectest_action_outcome *outcome)
     outcome->results = NULL;
 }
 
-/* The engine's API takes names as C strings: a name with a NUL byte cannot be asked
- * for. Say so rather than look up a different, shorter name. */
+/* Globals are found by C string: a name with a NUL byte cannot be asked for. Say so
+ * rather than look up a different, shorter name. (Functions have a sized lookup.) */
 static const char *exact_name(const json_t *json)
 {
     const char *text = json_string_value(json);
     if (text && strlen(text) != json_string_length(json))
         return NULL;
     return text;
+}
+
+/* An export name for a message: control bytes (names.wast has them all) as \xx. */
+static void append_name(char *buf, size_t size, const char *name, size_t length)
+{
+    spectest_append(buf, size, "\"");
+    for (size_t i = 0; i < length; i++) {
+        unsigned char byte = (unsigned char)name[i];
+        if (byte < 0x20 || byte == 0x7f || byte == '"' || byte == '\\')
+            spectest_append(buf, size, "\\%02x", byte);
+        else
+            spectest_append(buf, size, "%c", byte);
+    }
+    spectest_append(buf, size, "\"");
 }
 
 static bool parse_args(const json_t *json, wasm_value **args, uint32_t *count, char *why,
@@ -59,11 +73,14 @@ static bool parse_args(const json_t *json, wasm_value **args, uint32_t *count, c
     return true;
 }
 
-static void describe_invoke(spectest_action_outcome *outcome, const char *module, const char *field,
-                            const wasm_value *args, uint32_t count)
+static void describe_invoke(spectest_action_outcome *outcome, const char *module,
+                            const char *field, size_t field_length, const wasm_value *args,
+                            uint32_t count)
 {
-    snprintf(outcome->what, sizeof outcome->what, "invoke %s%s\"%s\"(", module ? module : "",
-             module ? "." : "", field);
+    snprintf(outcome->what, sizeof outcome->what, "invoke %s%s", module ? module : "",
+             module ? "." : "");
+    append_name(outcome->what, sizeof outcome->what, field, field_length);
+    spectest_append(outcome->what, sizeof outcome->what, "(");
     for (uint32_t i = 0; i < count; i++) {
         char value[96];
         spectest_value_format(&args[i], value, sizeof value);
@@ -132,30 +149,31 @@ static void call_function(spectest_session *session, wasm_func *func, const wasm
 static void run_invoke(spectest_session *session, const json_t *action, const char *module,
                        wasm_instance *instance, spectest_action_outcome *outcome)
 {
-    const char *field = exact_name(json_object_get(action, "field"));
+    const json_t *name = json_object_get(action, "field");
+    const char *field = json_string_value(name);
+    size_t field_length = json_string_length(name);
     wasm_value *args = NULL;
     uint32_t count = 0;
     outcome->ending = SPECTEST_NOT_RUN;
     if (!field) {
         snprintf(outcome->what, sizeof outcome->what, "invoke");
-        snprintf(outcome->error, sizeof outcome->error,
-                 "the export name is missing or holds a NUL byte, which the engine's C API "
-                 "cannot name");
+        snprintf(outcome->error, sizeof outcome->error, "the action has no \"field\" string");
         return;
     }
     if (!parse_args(json_object_get(action, "args"), &args, &count, outcome->error,
                     sizeof outcome->error)) {
-        snprintf(outcome->what, sizeof outcome->what, "invoke \"%s\"", field);
+        describe_invoke(outcome, module, field, field_length, NULL, 0);
         return;
     }
-    describe_invoke(outcome, module, field, args, count);
+    describe_invoke(outcome, module, field, field_length, args, count);
     if (instance) {     /* else outcome->error already says why */
-        wasm_func *func = wasm_instance_export_func(instance, field);
-        if (!func)
-            snprintf(outcome->error, sizeof outcome->error, "no exported function \"%s\"",
-                     field);
-        else if (args_fit_signature(func, args, count, outcome->error, sizeof outcome->error))
+        wasm_func *func = wasm_instance_export_func_sized(instance, field, field_length);
+        if (!func) {
+            snprintf(outcome->error, sizeof outcome->error, "no exported function ");
+            append_name(outcome->error, sizeof outcome->error, field, field_length);
+        } else if (args_fit_signature(func, args, count, outcome->error, sizeof outcome->error)) {
             call_function(session, func, args, count, outcome);
+        }
     }
     free(args);
 }

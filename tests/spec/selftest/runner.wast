@@ -28,6 +28,8 @@
   (func (export "table-size") (result i32) (table.size 0))
   (func (export "ext") (param externref) (result externref) (local.get 0))
   (func (export "null-func") (result funcref) (ref.null func))
+  (func (export "a") (result i32) (i32.const 1))
+  (func (export "a\00b") (result i32) (i32.const 2))
 )
 
 (assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))
@@ -67,6 +69,10 @@
 (assert_return (invoke "ext" (ref.null extern)) (ref.null extern))
 (assert_return (invoke "ext" (ref.extern 0)) (ref.null extern))                   ;; expect-fail
 (assert_return (invoke "null-func") (ref.null func))
+
+;; Export names are any UTF-8, NUL included: "a\00b" is not "a".
+(assert_return (invoke "a\00b") (i32.const 2))
+(assert_return (invoke "a\00b") (i32.const 1))                                     ;; expect-fail
 
 ;; Traps and exhaustion.
 (assert_trap (invoke "trap") "unreachable")
