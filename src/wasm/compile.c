@@ -94,7 +94,12 @@ typedef struct compiler {
     wasm_iword *code;
     uint32_t len, code_cap;
     bool live;              /* false in code no path reaches: nothing is emitted */
-    uint32_t instr_start;
+    uint32_t instr_start;   /* of the instruction being emitted (virtual when fused) */
+
+    /* superinstructions: the last instruction, if the next may fuse with it */
+    bool last_ok;
+    enum wasm_interp_op last_op;
+    uint32_t last_start;
 
     /* local.set folding: the last instruction wrote operand height fold_height
      * through the code word fold_field. */
@@ -206,14 +211,51 @@ static bool emit_word(compiler *c, wasm_iword word)
     return true;
 }
 
+static const struct {
+    enum wasm_interp_op first, second, fused;
+} fused_pairs[] = {
+#define FUSED_PAIR(a, b) {WASM_OP_##a, WASM_OP_##b, WASM_OP_##a##__##b},
+    WASM_INTERP_PAIRS(FUSED_PAIR)
+#undef FUSED_PAIR
+};
+
+/* Comparisons stay alone: a following br_if or if may still absorb them. */
+static bool is_comparison(enum wasm_interp_op op)
+{
+    return (op >= WASM_OP_i32_eqz && op <= WASM_OP_i64_ge_u) ||
+           (op >= WASM_OP_i32_eq_imm && op <= WASM_OP_i32_ge_u_imm);
+}
+
+/* If op can run in the same handler as the previous instruction, makes that
+ * instruction the fused pair; op's operands then follow with no handler word, and
+ * its virtual start is the word before them. */
+static bool fuse_with_last(compiler *c, enum wasm_interp_op op)
+{
+    if (!c->last_ok || is_comparison(op))
+        return false;
+    for (size_t i = 0; i < sizeof fused_pairs / sizeof fused_pairs[0]; i++)
+        if (fused_pairs[i].first == c->last_op && fused_pairs[i].second == op) {
+            c->code[c->last_start] = wasm_interp_handler(fused_pairs[i].fused);
+            c->instr_start = c->len - 1;
+            c->last_ok = false;     /* a pair is not extended further */
+            return true;
+        }
+    return false;
+}
+
 /* Starts an instruction. Nothing is emitted in unreachable code. */
 static bool emit_op(compiler *c, enum wasm_interp_op op)
 {
     if (!c->live)
         return true;
-    c->instr_start = c->len;
     c->fold_ok = false;
     c->cmp_ok = false;
+    if (fuse_with_last(c, op))
+        return true;
+    c->instr_start = c->len;
+    c->last_ok = true;
+    c->last_op = op;
+    c->last_start = c->len;
     return emit_word(c, wasm_interp_handler(op));
 }
 
@@ -257,6 +299,7 @@ static void rewind_code(compiler *c, uint32_t pos)
         c->site_count--;
     c->fold_ok = false;
     c->cmp_ok = false;
+    c->last_ok = false;
 }
 
 static bool record_safe_point(compiler *c, uint8_t kind, uint32_t resume_pos, uint32_t height)
@@ -496,6 +539,7 @@ static void bind_patches(compiler *c, uint32_t *list)
     *list = 0;
     c->fold_ok = false;
     c->cmp_ok = false;
+    c->last_ok = false;
 }
 
 /* Emits the distance word of a branch to control frame `depth` (0 = innermost),
@@ -1209,6 +1253,8 @@ static bool compile_block(compiler *c, uint8_t opcode)
         if (!emit_imm(c, 1) || !emit_site(c) ||
             !record_safe_point(c, WASM_SAFE_LOOP, f->loop_pos, c->height))
             return false;
+        /* back edges continue right after the header: that must start an instruction */
+        c->last_ok = false;
         f->fuel = 0;
         c->fuel_scope = c->ctrl_depth - 1;
     }
@@ -1856,6 +1902,7 @@ bool wasm_compile_function(wasm_module *module, uint32_t defined_index, wasm_err
         c.ctrl[0].height = 0;
         ok = emit_op(&c, WASM_OP_entry) && emit_imm(&c, 1) && emit_site(&c) &&
              record_safe_point(&c, WASM_SAFE_ENTRY, 0, 0);
+        c.last_ok = false;  /* calls continue right after the entry safe point */
     }
     while (ok && c.ctrl_depth > 0) {
         if (c.p >= c.end) {

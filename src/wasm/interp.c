@@ -310,100 +310,7 @@ static wasm_memory_inst no_memory;
         mem_size = memory->size;    \
     } while (0)
 
-/* Binary and unary numeric handlers: dst, a(, b). */
-#define BINARY(name, get, put, expr)        \
-    HANDLER(name) {                         \
-        VALUE_TYPE_##get a = get(pc[2]);  \
-        VALUE_TYPE_##get b = get(pc[3]);  \
-        fp[pc[1]] = put(expr);              \
-        NEXT(4);                            \
-    }
-#define BINARY_IMM(name, get, put, expr)    \
-    HANDLER(name) {                         \
-        VALUE_TYPE_##get a = get(pc[2]);    \
-        VALUE_TYPE_##get b = IMM_##get(pc[3]); \
-        fp[pc[1]] = put(expr);              \
-        NEXT(4);                            \
-    }
-#define IMM_I32(word) ((uint32_t)(word))
-#define IMM_S32(word) ((int32_t)(word))
-#define IMM_I64(word) ((uint64_t)(int64_t)(int32_t)(word))
-#define IMM_S64(word) ((int64_t)(int32_t)(word))
-#define UNARY(name, get, put, expr)         \
-    HANDLER(name) {                         \
-        VALUE_TYPE_##get a = get(pc[2]);  \
-        fp[pc[1]] = put(expr);              \
-        NEXT(3);                            \
-    }
-#define VALUE_TYPE_I32 uint32_t
-#define VALUE_TYPE_S32 int32_t
-#define VALUE_TYPE_I64 uint64_t
-#define VALUE_TYPE_S64 int64_t
-#define VALUE_TYPE_F32 float
-#define VALUE_TYPE_F64 double
-#define PUT_U32(x) ((wasm_slot)(uint32_t)(x))
-#define PUT_U64(x) ((wasm_slot)(x))
-#define PUT_F32(x) cell_of_f32(x)
-#define PUT_F64(x) cell_of_f64(x)
-
-/* A conditional branch, and its back-edge form which, when taken, also runs the
- * safe point of the loop header it lands on (see SAFE_POINT). */
-#define COND_BRANCH(name, operands, cond, length)   \
-    HANDLER(name) {                                 \
-        operands;                                   \
-        if (cond)                                   \
-            pc += REL(pc[(length) - 1]);            \
-        else                                        \
-            pc += (length);                         \
-        DISPATCH();                                 \
-    }                                               \
-    HANDLER(name##_back) {                          \
-        operands;                                   \
-        if (cond) {                                 \
-            pc += REL(pc[(length) - 1]);            \
-            SAFE_POINT();                           \
-        }                                           \
-        NEXT(length);                               \
-    }
-#define BRANCH_IF(name, get, cond) \
-    COND_BRANCH(name, VALUE_TYPE_##get a = get(pc[1]); VALUE_TYPE_##get b = get(pc[2]), cond, 4)
-#define BRANCH_IF_IMM(name, get, cond) \
-    COND_BRANCH(name, VALUE_TYPE_##get a = get(pc[1]); VALUE_TYPE_##get b = IMM_##get(pc[2]), cond, 4)
-#define BRANCH_IF_UNARY(name, get, cond) \
-    COND_BRANCH(name, VALUE_TYPE_##get a = get(pc[1]), cond, 3)
-
-#define LOAD(name, size, expr)                                      \
-    HANDLER(name) {                                                 \
-        uint64_t ea = (uint64_t)I32(pc[2]) + pc[3];                 \
-        if (UNLIKELY(ea + (size) > mem_size))                       \
-            TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);             \
-        const uint8_t *at = mem + ea;                               \
-        fp[pc[1]] = (expr);                                         \
-        NEXT(4);                                                    \
-    }
-
-#define STORE(name, size, stmt)                                     \
-    HANDLER(name) {                                                 \
-        uint64_t ea = (uint64_t)I32(pc[1]) + pc[3];                 \
-        if (UNLIKELY(ea + (size) > mem_size))                       \
-            TRAP(WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);             \
-        uint8_t *at = mem + ea;                                     \
-        wasm_slot v = fp[pc[2]];                                    \
-        stmt;                                                       \
-        NEXT(4);                                                    \
-    }
-
-/* Trapping float -> int conversion: NaN is invalid, out of range overflows. */
-#define TRUNC(name, get, put, ctype, lo_ok, hi_ok)                          \
-    HANDLER(name) {                                                         \
-        VALUE_TYPE_##get a = get(pc[2]);                                  \
-        if (UNLIKELY(isnan(a)))                                             \
-            TRAP(WASM_TRAP_INVALID_CONVERSION, NULL);                       \
-        if (UNLIKELY(!((lo_ok) && (hi_ok))))                                \
-            TRAP(WASM_TRAP_INTEGER_OVERFLOW, NULL);                         \
-        fp[pc[1]] = put((ctype)a);                                          \
-        NEXT(3);                                                            \
-    }
+#include "wasm/interp_bodies.h"
 
 /* One safe point: charge its cost and look for an interrupt. */
 #define SAFE_POINT()                                                                    \
@@ -418,12 +325,22 @@ static wasm_memory_inst no_memory;
         NEXT(2);                                                                        \
     } while (0)
 
+/* The length in words of each instruction with a body, for fused pairs. */
+enum instruction_length {
+#define LENGTH_ENUM(name, length) LENGTH_##name = (length),
+    WASM_INTERP_SIMPLE_OPS(LENGTH_ENUM) WASM_INTERP_BRANCH_OPS(LENGTH_ENUM)
+#undef LENGTH_ENUM
+};
+
 static wasm_status interp_loop(wasm_exec *exec, const int32_t **handler_table)
 {
 #if USE_COMPUTED_GOTO
     static const int32_t handlers[WASM_OP_COUNT] = {
 #define HANDLER_OFFSET(name) (int32_t)(&&op_##name - &&op_unreachable),
+#define PAIR_OFFSET(a, b) (int32_t)(&&op_##a##__##b - &&op_unreachable),
         WASM_INTERP_OPS(HANDLER_OFFSET)
+        WASM_INTERP_PAIRS(PAIR_OFFSET)
+#undef PAIR_OFFSET
 #undef HANDLER_OFFSET
     };
     if (handler_table) {
@@ -476,48 +393,14 @@ dispatch:
     HANDLER(loop) {
         SAFE_POINT();
     }
-    HANDLER(br) {
-        pc += REL(pc[1]);
-        DISPATCH();
+    /* conditional and unconditional branches, alone */
+#define BRANCH_HANDLER(name, length) \
+    HANDLER(name) {                  \
+        EXEC_##name(1);              \
     }
-    HANDLER(br_back) {
-        pc += REL(pc[1]);
-        SAFE_POINT();
-    }
-    BRANCH_IF_UNARY(br_if_nez, I32, a != 0)
-    BRANCH_IF_UNARY(br_if_eqz, I32, a == 0)
-    BRANCH_IF_UNARY(br_if_i64_nez, I64, a != 0)
-    BRANCH_IF_UNARY(br_if_i64_eqz, I64, a == 0)
-    BRANCH_IF(br_if_i32_eq, I32, a == b)
-    BRANCH_IF(br_if_i32_ne, I32, a != b)
-    BRANCH_IF(br_if_i32_lt_s, S32, a < b)
-    BRANCH_IF(br_if_i32_lt_u, I32, a < b)
-    BRANCH_IF(br_if_i32_gt_s, S32, a > b)
-    BRANCH_IF(br_if_i32_gt_u, I32, a > b)
-    BRANCH_IF(br_if_i32_le_s, S32, a <= b)
-    BRANCH_IF(br_if_i32_le_u, I32, a <= b)
-    BRANCH_IF(br_if_i32_ge_s, S32, a >= b)
-    BRANCH_IF(br_if_i32_ge_u, I32, a >= b)
-    BRANCH_IF(br_if_i64_eq, I64, a == b)
-    BRANCH_IF(br_if_i64_ne, I64, a != b)
-    BRANCH_IF(br_if_i64_lt_s, S64, a < b)
-    BRANCH_IF(br_if_i64_lt_u, I64, a < b)
-    BRANCH_IF(br_if_i64_gt_s, S64, a > b)
-    BRANCH_IF(br_if_i64_gt_u, I64, a > b)
-    BRANCH_IF(br_if_i64_le_s, S64, a <= b)
-    BRANCH_IF(br_if_i64_le_u, I64, a <= b)
-    BRANCH_IF(br_if_i64_ge_s, S64, a >= b)
-    BRANCH_IF(br_if_i64_ge_u, I64, a >= b)
-    BRANCH_IF_IMM(br_if_i32_eq_imm, I32, a == b)
-    BRANCH_IF_IMM(br_if_i32_ne_imm, I32, a != b)
-    BRANCH_IF_IMM(br_if_i32_lt_s_imm, S32, a < b)
-    BRANCH_IF_IMM(br_if_i32_lt_u_imm, I32, a < b)
-    BRANCH_IF_IMM(br_if_i32_gt_s_imm, S32, a > b)
-    BRANCH_IF_IMM(br_if_i32_gt_u_imm, I32, a > b)
-    BRANCH_IF_IMM(br_if_i32_le_s_imm, S32, a <= b)
-    BRANCH_IF_IMM(br_if_i32_le_u_imm, I32, a <= b)
-    BRANCH_IF_IMM(br_if_i32_ge_s_imm, S32, a >= b)
-    BRANCH_IF_IMM(br_if_i32_ge_u_imm, I32, a >= b)
+    WASM_INTERP_BRANCH_OPS(BRANCH_HANDLER)
+#undef BRANCH_HANDLER
+
     HANDLER(br_table) {
         uint32_t i = I32(pc[1]);
         uint32_t n = pc[2];
@@ -578,39 +461,24 @@ dispatch:
         goto do_return;
     }
 
-    HANDLER(copy) {
-        fp[pc[1]] = fp[pc[2]];
-        NEXT(3);
+    /* copies, globals, loads, stores and every numeric instruction, alone */
+#define SIMPLE_HANDLER(name, length) \
+    HANDLER(name) {                  \
+        EXEC_##name(1);              \
+        NEXT(length);                \
     }
-    HANDLER(select) {
-        wasm_slot a = fp[pc[2]], b = fp[pc[3]];
-        fp[pc[1]] = I32(pc[4]) ? a : b;
-        NEXT(5);
-    }
-    HANDLER(global_get) {
-        fp[pc[1]] = globals[pc[2]]->value;
-        NEXT(3);
-    }
-    HANDLER(global_set) {
-        globals[pc[1]]->value = fp[pc[2]];
-        NEXT(3);
-    }
+    WASM_INTERP_SIMPLE_OPS(SIMPLE_HANDLER)
+#undef SIMPLE_HANDLER
 
-    /* ------------------------------------------------------------- memory */
-
-    LOAD(load32, 4, load_u32(at))
-    LOAD(load64, 8, load_u64(at))
-    LOAD(load8_s32, 1, (uint32_t)(int32_t)(int8_t)at[0])
-    LOAD(load8_u, 1, at[0])
-    LOAD(load16_s32, 2, (uint32_t)(int32_t)(int16_t)load_u16(at))
-    LOAD(load16_u, 2, load_u16(at))
-    LOAD(load8_s64, 1, (uint64_t)(int64_t)(int8_t)at[0])
-    LOAD(load16_s64, 2, (uint64_t)(int64_t)(int16_t)load_u16(at))
-    LOAD(load32_s64, 4, (uint64_t)(int64_t)(int32_t)load_u32(at))
-    STORE(store8, 1, at[0] = (uint8_t)v)
-    STORE(store16, 2, store_u16(at, (uint16_t)v))
-    STORE(store32, 4, store_u32(at, (uint32_t)v))
-    STORE(store64, 8, store_u64(at, v))
+    /* fused pairs: the second instruction's operands follow the first's */
+#define PAIR_HANDLER(a, b)                                       \
+    HANDLER(a##__##b) {                                          \
+        EXEC_##a(1);                                             \
+        EXEC_##b(LENGTH_##a);                                    \
+        NEXT(LENGTH_##a + LENGTH_##b - 1);                       \
+    }
+    WASM_INTERP_PAIRS(PAIR_HANDLER)
+#undef PAIR_HANDLER
 
     HANDLER(memory_size) {
         fp[pc[1]] = memory->pages;
@@ -728,238 +596,6 @@ dispatch:
         fp[pc[1]] = (wasm_slot)(uintptr_t)INST->funcs[pc[2]];
         NEXT(3);
     }
-    HANDLER(ref_is_null) {
-        fp[pc[1]] = fp[pc[2]] == 0;
-        NEXT(3);
-    }
-
-    /* ------------------------------------------------------------ numeric */
-
-    UNARY(i32_eqz, I32, PUT_U32, a == 0)
-    BINARY(i32_eq, I32, PUT_U32, a == b)
-    BINARY(i32_ne, I32, PUT_U32, a != b)
-    BINARY(i32_lt_s, S32, PUT_U32, a < b)
-    BINARY(i32_lt_u, I32, PUT_U32, a < b)
-    BINARY(i32_gt_s, S32, PUT_U32, a > b)
-    BINARY(i32_gt_u, I32, PUT_U32, a > b)
-    BINARY(i32_le_s, S32, PUT_U32, a <= b)
-    BINARY(i32_le_u, I32, PUT_U32, a <= b)
-    BINARY(i32_ge_s, S32, PUT_U32, a >= b)
-    BINARY(i32_ge_u, I32, PUT_U32, a >= b)
-    UNARY(i64_eqz, I64, PUT_U32, a == 0)
-    BINARY(i64_eq, I64, PUT_U32, a == b)
-    BINARY(i64_ne, I64, PUT_U32, a != b)
-    BINARY(i64_lt_s, S64, PUT_U32, a < b)
-    BINARY(i64_lt_u, I64, PUT_U32, a < b)
-    BINARY(i64_gt_s, S64, PUT_U32, a > b)
-    BINARY(i64_gt_u, I64, PUT_U32, a > b)
-    BINARY(i64_le_s, S64, PUT_U32, a <= b)
-    BINARY(i64_le_u, I64, PUT_U32, a <= b)
-    BINARY(i64_ge_s, S64, PUT_U32, a >= b)
-    BINARY(i64_ge_u, I64, PUT_U32, a >= b)
-    BINARY(f32_eq, F32, PUT_U32, a == b)
-    BINARY(f32_ne, F32, PUT_U32, a != b)
-    BINARY(f32_lt, F32, PUT_U32, a < b)
-    BINARY(f32_gt, F32, PUT_U32, a > b)
-    BINARY(f32_le, F32, PUT_U32, a <= b)
-    BINARY(f32_ge, F32, PUT_U32, a >= b)
-    BINARY(f64_eq, F64, PUT_U32, a == b)
-    BINARY(f64_ne, F64, PUT_U32, a != b)
-    BINARY(f64_lt, F64, PUT_U32, a < b)
-    BINARY(f64_gt, F64, PUT_U32, a > b)
-    BINARY(f64_le, F64, PUT_U32, a <= b)
-    BINARY(f64_ge, F64, PUT_U32, a >= b)
-
-    UNARY(i32_clz, I32, PUT_U32, clz32(a))
-    UNARY(i32_ctz, I32, PUT_U32, ctz32(a))
-    UNARY(i32_popcnt, I32, PUT_U32, popcnt32(a))
-    BINARY(i32_add, I32, PUT_U32, a + b)
-    BINARY(i32_sub, I32, PUT_U32, a - b)
-    BINARY(i32_mul, I32, PUT_U32, a * b)
-    HANDLER(i32_div_s) {
-        int32_t a = S32(pc[2]), b = S32(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        if (UNLIKELY(a == INT32_MIN && b == -1))
-            TRAP(WASM_TRAP_INTEGER_OVERFLOW, NULL);
-        fp[pc[1]] = (uint32_t)(a / b);
-        NEXT(4);
-    }
-    HANDLER(i32_div_u) {
-        uint32_t a = I32(pc[2]), b = I32(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        fp[pc[1]] = a / b;
-        NEXT(4);
-    }
-    HANDLER(i32_rem_s) {
-        int32_t a = S32(pc[2]), b = S32(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        fp[pc[1]] = b == -1 ? 0 : (uint32_t)(a % b);
-        NEXT(4);
-    }
-    HANDLER(i32_rem_u) {
-        uint32_t a = I32(pc[2]), b = I32(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        fp[pc[1]] = a % b;
-        NEXT(4);
-    }
-    BINARY(i32_and, I32, PUT_U32, a & b)
-    BINARY(i32_or, I32, PUT_U32, a | b)
-    BINARY(i32_xor, I32, PUT_U32, a ^ b)
-    BINARY(i32_shl, I32, PUT_U32, a << (b & 31))
-    BINARY(i32_shr_s, I32, PUT_U32, (uint32_t)((int32_t)a >> (b & 31)))
-    BINARY(i32_shr_u, I32, PUT_U32, a >> (b & 31))
-    BINARY(i32_rotl, I32, PUT_U32, rotl32(a, b))
-    BINARY(i32_rotr, I32, PUT_U32, rotr32(a, b))
-    BINARY_IMM(i32_add_imm, I32, PUT_U32, a + b)
-    BINARY_IMM(i32_sub_imm, I32, PUT_U32, a - b)
-    BINARY_IMM(i32_mul_imm, I32, PUT_U32, a * b)
-    BINARY_IMM(i32_and_imm, I32, PUT_U32, a & b)
-    BINARY_IMM(i32_or_imm, I32, PUT_U32, a | b)
-    BINARY_IMM(i32_xor_imm, I32, PUT_U32, a ^ b)
-    BINARY_IMM(i32_shl_imm, I32, PUT_U32, a << (b & 31))
-    BINARY_IMM(i32_shr_s_imm, I32, PUT_U32, (uint32_t)((int32_t)a >> (b & 31)))
-    BINARY_IMM(i32_shr_u_imm, I32, PUT_U32, a >> (b & 31))
-    BINARY_IMM(i32_rotl_imm, I32, PUT_U32, rotl32(a, b))
-    BINARY_IMM(i32_rotr_imm, I32, PUT_U32, rotr32(a, b))
-    BINARY_IMM(i32_eq_imm, I32, PUT_U32, a == b)
-    BINARY_IMM(i32_ne_imm, I32, PUT_U32, a != b)
-    BINARY_IMM(i32_lt_s_imm, S32, PUT_U32, a < b)
-    BINARY_IMM(i32_lt_u_imm, I32, PUT_U32, a < b)
-    BINARY_IMM(i32_gt_s_imm, S32, PUT_U32, a > b)
-    BINARY_IMM(i32_gt_u_imm, I32, PUT_U32, a > b)
-    BINARY_IMM(i32_le_s_imm, S32, PUT_U32, a <= b)
-    BINARY_IMM(i32_le_u_imm, I32, PUT_U32, a <= b)
-    BINARY_IMM(i32_ge_s_imm, S32, PUT_U32, a >= b)
-    BINARY_IMM(i32_ge_u_imm, I32, PUT_U32, a >= b)
-
-    UNARY(i64_clz, I64, PUT_U64, clz64(a))
-    UNARY(i64_ctz, I64, PUT_U64, ctz64(a))
-    UNARY(i64_popcnt, I64, PUT_U64, popcnt64(a))
-    BINARY(i64_add, I64, PUT_U64, a + b)
-    BINARY(i64_sub, I64, PUT_U64, a - b)
-    BINARY(i64_mul, I64, PUT_U64, a * b)
-    HANDLER(i64_div_s) {
-        int64_t a = S64(pc[2]), b = S64(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        if (UNLIKELY(a == INT64_MIN && b == -1))
-            TRAP(WASM_TRAP_INTEGER_OVERFLOW, NULL);
-        fp[pc[1]] = (uint64_t)(a / b);
-        NEXT(4);
-    }
-    HANDLER(i64_div_u) {
-        uint64_t a = I64(pc[2]), b = I64(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        fp[pc[1]] = a / b;
-        NEXT(4);
-    }
-    HANDLER(i64_rem_s) {
-        int64_t a = S64(pc[2]), b = S64(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        fp[pc[1]] = b == -1 ? 0 : (uint64_t)(a % b);
-        NEXT(4);
-    }
-    HANDLER(i64_rem_u) {
-        uint64_t a = I64(pc[2]), b = I64(pc[3]);
-        if (UNLIKELY(b == 0))
-            TRAP(WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);
-        fp[pc[1]] = a % b;
-        NEXT(4);
-    }
-    BINARY(i64_and, I64, PUT_U64, a & b)
-    BINARY(i64_or, I64, PUT_U64, a | b)
-    BINARY(i64_xor, I64, PUT_U64, a ^ b)
-    BINARY(i64_shl, I64, PUT_U64, a << (b & 63))
-    BINARY(i64_shr_s, I64, PUT_U64, (uint64_t)((int64_t)a >> (b & 63)))
-    BINARY(i64_shr_u, I64, PUT_U64, a >> (b & 63))
-    BINARY(i64_rotl, I64, PUT_U64, rotl64(a, b))
-    BINARY(i64_rotr, I64, PUT_U64, rotr64(a, b))
-    BINARY_IMM(i64_add_imm, I64, PUT_U64, a + b)
-    BINARY_IMM(i64_sub_imm, I64, PUT_U64, a - b)
-    BINARY_IMM(i64_mul_imm, I64, PUT_U64, a * b)
-    BINARY_IMM(i64_and_imm, I64, PUT_U64, a & b)
-    BINARY_IMM(i64_or_imm, I64, PUT_U64, a | b)
-    BINARY_IMM(i64_xor_imm, I64, PUT_U64, a ^ b)
-    BINARY_IMM(i64_shl_imm, I64, PUT_U64, a << (b & 63))
-    BINARY_IMM(i64_shr_s_imm, I64, PUT_U64, (uint64_t)((int64_t)a >> (b & 63)))
-    BINARY_IMM(i64_shr_u_imm, I64, PUT_U64, a >> (b & 63))
-    BINARY_IMM(i64_rotl_imm, I64, PUT_U64, rotl64(a, b))
-    BINARY_IMM(i64_rotr_imm, I64, PUT_U64, rotr64(a, b))
-
-    /* abs, neg and copysign work on the bits, so NaN payloads pass unchanged; libm's
-     * rounding functions return a signalling NaN as it is, so quiet it (a + a) */
-    UNARY(f32_abs, I32, PUT_U32, a & 0x7fffffffu)
-    UNARY(f32_neg, I32, PUT_U32, a ^ 0x80000000u)
-    UNARY(f32_ceil, F32, PUT_F32, isnan(a) ? a + a : ceilf(a))
-    UNARY(f32_floor, F32, PUT_F32, isnan(a) ? a + a : floorf(a))
-    UNARY(f32_trunc, F32, PUT_F32, isnan(a) ? a + a : truncf(a))
-    UNARY(f32_nearest, F32, PUT_F32, isnan(a) ? a + a : rintf(a))
-    UNARY(f32_sqrt, F32, PUT_F32, sqrtf(a))
-    BINARY(f32_add, F32, PUT_F32, a + b)
-    BINARY(f32_sub, F32, PUT_F32, a - b)
-    BINARY(f32_mul, F32, PUT_F32, a * b)
-    BINARY(f32_div, F32, PUT_F32, a / b)
-    BINARY(f32_min, F32, PUT_F32, f32_min(a, b))
-    BINARY(f32_max, F32, PUT_F32, f32_max(a, b))
-    BINARY(f32_copysign, I32, PUT_U32, (a & 0x7fffffffu) | (b & 0x80000000u))
-    UNARY(f64_abs, I64, PUT_U64, a & 0x7fffffffffffffffull)
-    UNARY(f64_neg, I64, PUT_U64, a ^ 0x8000000000000000ull)
-    UNARY(f64_ceil, F64, PUT_F64, isnan(a) ? a + a : ceil(a))
-    UNARY(f64_floor, F64, PUT_F64, isnan(a) ? a + a : floor(a))
-    UNARY(f64_trunc, F64, PUT_F64, isnan(a) ? a + a : trunc(a))
-    UNARY(f64_nearest, F64, PUT_F64, isnan(a) ? a + a : rint(a))
-    UNARY(f64_sqrt, F64, PUT_F64, sqrt(a))
-    BINARY(f64_add, F64, PUT_F64, a + b)
-    BINARY(f64_sub, F64, PUT_F64, a - b)
-    BINARY(f64_mul, F64, PUT_F64, a * b)
-    BINARY(f64_div, F64, PUT_F64, a / b)
-    BINARY(f64_min, F64, PUT_F64, f64_min(a, b))
-    BINARY(f64_max, F64, PUT_F64, f64_max(a, b))
-    BINARY(f64_copysign, I64, PUT_U64,
-           (a & 0x7fffffffffffffffull) | (b & 0x8000000000000000ull))
-
-    UNARY(i32_wrap_i64, I64, PUT_U32, (uint32_t)a)
-    TRUNC(i32_trunc_f32_s, F32, PUT_U32, int32_t, a >= -2147483648.0f, a < 2147483648.0f)
-    TRUNC(i32_trunc_f32_u, F32, PUT_U32, uint32_t, a > -1.0f, a < 4294967296.0f)
-    TRUNC(i32_trunc_f64_s, F64, PUT_U32, int32_t, a > -2147483649.0, a < 2147483648.0)
-    TRUNC(i32_trunc_f64_u, F64, PUT_U32, uint32_t, a > -1.0, a < 4294967296.0)
-    UNARY(i64_extend_i32_s, S32, PUT_U64, (uint64_t)(int64_t)a)
-    TRUNC(i64_trunc_f32_s, F32, PUT_U64, int64_t, a >= -9223372036854775808.0f,
-          a < 9223372036854775808.0f)
-    TRUNC(i64_trunc_f32_u, F32, PUT_U64, uint64_t, a > -1.0f, a < 18446744073709551616.0f)
-    TRUNC(i64_trunc_f64_s, F64, PUT_U64, int64_t, a >= -9223372036854775808.0,
-          a < 9223372036854775808.0)
-    TRUNC(i64_trunc_f64_u, F64, PUT_U64, uint64_t, a > -1.0, a < 18446744073709551616.0)
-    UNARY(f32_convert_i32_s, S32, PUT_F32, (float)a)
-    UNARY(f32_convert_i32_u, I32, PUT_F32, (float)a)
-    UNARY(f32_convert_i64_s, S64, PUT_F32, (float)a)
-    UNARY(f32_convert_i64_u, I64, PUT_F32, (float)a)
-    UNARY(f32_demote_f64, F64, PUT_F32, (float)a)
-    UNARY(f64_convert_i32_s, S32, PUT_F64, (double)a)
-    UNARY(f64_convert_i32_u, I32, PUT_F64, (double)a)
-    UNARY(f64_convert_i64_s, S64, PUT_F64, (double)a)
-    UNARY(f64_convert_i64_u, I64, PUT_F64, (double)a)
-    UNARY(f64_promote_f32, F32, PUT_F64, (double)a)
-    UNARY(i32_extend8_s, I32, PUT_U32, (uint32_t)(int32_t)(int8_t)(uint8_t)a)
-    UNARY(i32_extend16_s, I32, PUT_U32, (uint32_t)(int32_t)(int16_t)(uint16_t)a)
-    UNARY(i64_extend8_s, I64, PUT_U64, (uint64_t)(int64_t)(int8_t)(uint8_t)a)
-    UNARY(i64_extend16_s, I64, PUT_U64, (uint64_t)(int64_t)(int16_t)(uint16_t)a)
-    UNARY(i64_extend32_s, I64, PUT_U64, (uint64_t)(int64_t)(int32_t)(uint32_t)a)
-    UNARY(i32_trunc_sat_f32_s, F32, PUT_U32, sat_i32_f64((double)a))
-    UNARY(i32_trunc_sat_f32_u, F32, PUT_U32, sat_u32_f64((double)a))
-    UNARY(i32_trunc_sat_f64_s, F64, PUT_U32, sat_i32_f64(a))
-    UNARY(i32_trunc_sat_f64_u, F64, PUT_U32, sat_u32_f64(a))
-    UNARY(i64_trunc_sat_f32_s, F32, PUT_U64, sat_i64_f64((double)a))
-    UNARY(i64_trunc_sat_f32_u, F32, PUT_U64, sat_u64_f64((double)a))
-    UNARY(i64_trunc_sat_f64_s, F64, PUT_U64, sat_i64_f64(a))
-    UNARY(i64_trunc_sat_f64_u, F64, PUT_U64, sat_u64_f64(a))
-
 #if !USE_COMPUTED_GOTO
     default:
         TRAP(WASM_TRAP_UNREACHABLE, "corrupt compiled code");

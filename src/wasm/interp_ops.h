@@ -116,10 +116,40 @@
     X(br_if_i32_le_s_imm_back) X(br_if_i32_le_u_imm_back) X(br_if_i32_ge_s_imm_back)      \
     X(br_if_i32_ge_u_imm_back)
 
+/* Superinstructions: pairs of consecutive instructions run by one handler, chosen
+ * from the pairs most frequent in the benchmark programs (bench/programs). The
+ * compiler fuses A then B when nothing jumps between them: it keeps A's words,
+ * drops B's handler word and puts B's operands right after A's (see
+ * interp_bodies.h for how B finds them). */
+#define WASM_INTERP_PAIRS(X) \
+    X(load64, f64_mul) X(i32_add, i32_add_imm) X(store64, i32_add_imm) \
+    X(f64_mul, f64_add) X(f64_add, store64) X(i32_add_imm, load64) X(i32_add, i32_add) \
+    X(i32_add_imm, i32_add_imm) X(copy, copy) X(store8, i32_add) \
+    X(i32_add, br_if_i32_le_u_back) X(i32_add_imm, load32) \
+    X(i32_add_imm, br_if_i32_gt_u_imm_back) X(i32_rotl_imm, i32_xor) X(load64, load64) \
+    X(load64, i32_add_imm) X(i32_add_imm, br_if_i32_ne_back) \
+    X(i32_rotl_imm, i32_rotl_imm) X(i64_xor, i64_mul) X(load8_u, select) \
+    X(store64, load64) X(load64, f64_sub) X(f64_sub, store64) X(f64_mul, f64_sub) \
+    X(i32_xor, i32_add) X(copy, br_back) X(store32, copy) X(i32_add_imm, load8_u) \
+    X(copy, i32_add_imm) X(i32_xor, i32_rotl_imm) X(i32_xor, i32_and) \
+    X(i32_and, i32_add) X(i32_add_imm, load16_u) X(load64, f64_add) \
+    X(i32_add_imm, f64_mul) X(f64_sub, f64_mul) X(f64_mul, load64) X(f64_mul, f64_mul) \
+    X(f64_add, f64_add) X(load32, i32_add) X(load32, i32_rotl_imm) X(load32, copy) \
+    X(i32_xor, i32_shr_u_imm) X(i32_shr_u_imm, i32_xor) X(i32_shl_imm, i32_add) \
+    X(i32_add, load32) X(i32_add, load8_u) X(i32_add, store32) X(i32_add_imm, store32) \
+    X(i32_add_imm, i32_add) X(copy, i32_add) X(load32, store32) X(load32, br_if_eqz) \
+    X(load32, br_if_nez) X(i32_and_imm, br_if_eqz) X(i32_and_imm, br_if_nez) \
+    X(load8_u, br_if_eqz) X(load8_u, br_if_nez) X(i32_add_imm, br_if_i32_ne_imm_back) \
+    X(i32_add_imm, copy) X(load32, load32) X(i32_and, i32_xor) \
+    X(i32_add_imm, br_if_nez_back) X(copy, br_if_nez_back)
+
 enum wasm_interp_op {
 #define WASM_INTERP_OP_ENUM(name) WASM_OP_##name,
     WASM_INTERP_OPS(WASM_INTERP_OP_ENUM)
 #undef WASM_INTERP_OP_ENUM
+#define WASM_INTERP_PAIR_ENUM(a, b) WASM_OP_##a##__##b,
+    WASM_INTERP_PAIRS(WASM_INTERP_PAIR_ENUM)
+#undef WASM_INTERP_PAIR_ENUM
     WASM_OP_COUNT
 };
 
