@@ -10,7 +10,9 @@
  *   tables    u32 count, each: u8 element type, u32 size, size x u64
  *   segments  u32 data count + one byte per data segment (1 = dropped),
  *             u32 elem count + one byte per elem segment
- *   call      u8 fuel limited, u64 fuel remaining, u64 fuel used, u32 frames,
+ *   call      u8 fuel limited, u64 fuel remaining, u64 fuel used (restore keeps
+ *             counting the fuel used; the restoring exec's own limit governs the
+ *             rest), u32 frames,
  *             each frame: u32 function index, u8 safe-point kind, u32 Wasm offset
  *             of the safe point, u32 locals (params included), u32 operand height,
  *             then the locals and the operand stack as u64 each
@@ -468,8 +470,8 @@ static bool restore_cells(reader *r, const wasm_instance *instance, const uint8_
 static bool restore_call(reader *r, wasm_instance *instance, wasm_exec *exec, wasm_error *err)
 {
     const wasm_module *module = instance->module;
-    bool fuel_limited = get_u8(r) != 0;
-    uint64_t fuel_remaining = get_u64(r);
+    (void)get_u8(r);        /* the fuel limit and what was left of it, where it stopped */
+    (void)get_u64(r);
     uint64_t fuel_used = get_u64(r);
     uint32_t depth = get_u32(r);
     if (r->failed || depth == 0)
@@ -518,9 +520,11 @@ static bool restore_call(reader *r, wasm_instance *instance, wasm_exec *exec, wa
     const struct wasm_code_compiled *outer = exec->frames[0].code;
     exec->call_type = &module->types[module->func_type_index[outer->func_index]];
     exec->depth = depth;
-    exec->fuel_limited = fuel_limited;
-    exec->fuel_remaining = fuel_remaining;
+    /* the fuel spent goes on counting; how much more it may spend is the restoring
+     * exec's own limit, as for a call it starts */
     exec->fuel_used = fuel_used;
+    exec->fuel_limited = exec->limits.fuel != 0;
+    exec->fuel_remaining = exec->limits.fuel;
     exec->has_results = false;
     memset(&exec->trap, 0, sizeof exec->trap);
     exec->status = WASM_STATUS_SUSPENDED;

@@ -1,0 +1,28 @@
+;; exec_traps — one function per trap kind; each traps at the first instruction of
+;; its kind in its body (the tests find that instruction's offset in the binary).
+(module
+  (memory 1)
+  (table $t 3 funcref)
+  (elem (i32.const 0) $ok $takes_i64)
+  (type $v_i (func (result i32)))
+  (func $ok (result i32) (i32.const 1))
+  (func $takes_i64 (param i64) (result i32) (i32.const 2))
+  (func (export "unreachable") (unreachable))
+  (func (export "div_by_zero") (param i32) (result i32) (i32.div_s (i32.const 1) (local.get 0)))
+  (func (export "rem_by_zero") (param i64) (result i64) (i64.rem_u (i64.const 1) (local.get 0)))
+  (func (export "overflow") (result i32) (i32.div_s (i32.const 0x80000000) (i32.const -1)))
+  (func (export "bad_conversion") (param f64) (result i32) (i32.trunc_f64_s (local.get 0)))
+  (func (export "conversion_overflow") (result i64) (i64.trunc_f32_u (f32.const -5)))
+  (func (export "load_oob") (param i32) (result i32) (i32.load offset=8 (local.get 0)))
+  (func (export "store_oob") (param i32) (i64.store (local.get 0) (i64.const 1)))
+  (func (export "fill_oob") (memory.fill (i32.const 65530) (i32.const 0) (i32.const 7)))
+  (func (export "undefined_element") (result i32) (call_indirect (type $v_i) (i32.const 3)))
+  (func (export "uninitialized") (result i32) (call_indirect (type $v_i) (i32.const 2)))
+  (func (export "type_mismatch") (result i32) (call_indirect (type $v_i) (i32.const 1)))
+  (func (export "table_oob") (result funcref) (table.get $t (i32.const 9)))
+  (func $recurse (export "recurse") (param i32) (result i32)
+    (i32.add (call $recurse (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
+  ;; the trap happens in a callee: the location is the callee's
+  (func (export "nested") (result i32) (i32.add (i32.const 1) (call $inner)))
+  (func $inner (result i32) (i32.div_u (i32.const 1) (i32.const 0)))
+)
