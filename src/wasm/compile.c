@@ -83,6 +83,10 @@ typedef struct compiler {
 
     uint32_t local_count;
     uint8_t *local_types;
+    /* Declared locals nothing has written yet on any path from the entry: they still
+     * hold their initial zero, so storing zero into them again is dropped. Cleared
+     * for all at a loop header, whose back edges may bring other values. */
+    uint8_t *local_zero;
 
     operand *stack;
     uint32_t height, stack_cap, max_height;
@@ -96,10 +100,11 @@ typedef struct compiler {
     bool live;              /* false in code no path reaches: nothing is emitted */
     uint32_t instr_start;   /* of the instruction being emitted (virtual when fused) */
 
-    /* superinstructions: the last instruction, if the next may fuse with it */
-    bool last_ok;
-    enum wasm_interp_op last_op;
-    uint32_t last_start;
+    /* superinstructions: the last instruction, if the next may fuse with it, and
+     * the same for the one before (restored when the last is taken back) */
+    bool last_ok, prior_ok;
+    enum wasm_interp_op last_op, prior_op;
+    uint32_t last_start, prior_start;
 
     /* local.set folding: the last instruction wrote operand height fold_height
      * through the code word fold_field. */
@@ -253,6 +258,9 @@ static bool emit_op(compiler *c, enum wasm_interp_op op)
     if (fuse_with_last(c, op))
         return true;
     c->instr_start = c->len;
+    c->prior_ok = c->last_ok;
+    c->prior_op = c->last_op;
+    c->prior_start = c->last_start;
     c->last_ok = true;
     c->last_op = op;
     c->last_start = c->len;
@@ -289,9 +297,11 @@ static bool emit_site(compiler *c)
     return true;
 }
 
-/* Drops the last instruction (a comparison being fused into a branch). */
+/* Drops the last instruction (a comparison being fused into a branch): the one
+ * before it may again fuse with what comes next. */
 static void rewind_code(compiler *c, uint32_t pos)
 {
+    bool was_last = c->last_ok && c->last_start == pos;
     c->len = pos;
     while (c->reloc_count && c->relocs[c->reloc_count - 1] >= pos)
         c->reloc_count--;
@@ -299,7 +309,9 @@ static void rewind_code(compiler *c, uint32_t pos)
         c->site_count--;
     c->fold_ok = false;
     c->cmp_ok = false;
-    c->last_ok = false;
+    c->last_ok = was_last && c->prior_ok;
+    c->last_op = c->prior_op;
+    c->last_start = c->prior_start;
 }
 
 static bool record_safe_point(compiler *c, uint8_t kind, uint32_t resume_pos, uint32_t height)
@@ -769,6 +781,10 @@ static bool read_local(compiler *c, uint32_t *index)
  * x directly. */
 static bool assign_local(compiler *c, uint32_t x, const operand *v, uint32_t v_height)
 {
+    bool zero = (v->cell & CONST_TAG) && c->consts[v->cell & CELL_INDEX_MASK] == 0;
+    if (zero && c->local_zero[x])
+        return true;
+    c->local_zero[x] = 0;
     if (!c->live || v->cell == x)
         return true;
     for (uint32_t i = 0; i < c->height; i++)
@@ -1257,6 +1273,7 @@ static bool compile_block(compiler *c, uint8_t opcode)
         c->last_ok = false;
         f->fuel = 0;
         c->fuel_scope = c->ctrl_depth - 1;
+        memset(c->local_zero, 0, c->local_count);
     }
     return true;
 }
@@ -1769,6 +1786,7 @@ static bool compile_instruction(compiler *c, uint8_t opcode)
 static void compiler_release(compiler *c)
 {
     free(c->local_types);
+    free(c->local_zero);
     free(c->stack);
     free(c->ctrl);
     free(c->code);
@@ -1788,8 +1806,10 @@ static bool setup_locals(compiler *c, const wasm_code *code)
         return malformed(c, "too many locals");
     c->local_count = (uint32_t)total;
     c->local_types = malloc(total ? total : 1);
-    if (!c->local_types)
+    c->local_zero = calloc(total ? total : 1, 1);
+    if (!c->local_types || !c->local_zero)
         return out_of_memory(c);
+    memset(c->local_zero + c->type->param_count, 1, code->local_count);
     if (c->type->param_count)
         memcpy(c->local_types, c->type->types, c->type->param_count);
     if (code->local_count)

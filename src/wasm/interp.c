@@ -410,21 +410,6 @@ dispatch:
         DISPATCH();
     }
 
-    HANDLER(call) {
-        const struct wasm_code_compiled *callee = codes[pc[1]].compiled;
-        wasm_slot *callee_fp = fp + pc[2];
-        if (UNLIKELY(frame + 1 >= frames_end || callee->frame_cells > (size_t)(stack_end - callee_fp)))
-            TRAP(WASM_TRAP_STACK_EXHAUSTED, NULL);
-        frame->pc = pc + 3;
-        frame++;
-        frame->code = callee;
-        frame->instance = frame[-1].instance;
-        frame->fp = callee_fp;
-        wasm_frame_init(callee_fp, callee);
-        fp = callee_fp;
-        pc = callee->code;
-        SAFE_POINT();       /* the callee's entry, without dispatching to it */
-    }
     HANDLER(call_import) {
         call_target = INST->funcs[pc[1]];
         call_args = pc[2];
@@ -447,10 +432,6 @@ dispatch:
     }
 
     HANDLER(return0) {
-        goto do_return;
-    }
-    HANDLER(return1) {
-        fp[0] = fp[pc[1]];
         goto do_return;
     }
     HANDLER(return_n) {

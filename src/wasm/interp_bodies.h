@@ -156,6 +156,32 @@
         NEXT((o) - 1 + 4);                                              \
     } while (0)
 
+/* A call of a function of the same module, which runs the callee's entry safe
+ * point itself (no dispatch to it); and the return of one value. Both end by
+ * going elsewhere, like branches. */
+#define CALL_DEFINED(o)                                                                 \
+    do {                                                                                \
+        const struct wasm_code_compiled *callee = codes[pc[o]].compiled;                \
+        wasm_slot *callee_fp = fp + pc[(o) + 1];                                        \
+        if (UNLIKELY(frame + 1 >= frames_end ||                                         \
+                     callee->frame_cells > (size_t)(stack_end - callee_fp)))            \
+            TRAP_AT(o, WASM_TRAP_STACK_EXHAUSTED, NULL);                                \
+        frame->pc = pc + (o) - 1 + 3;                                                   \
+        frame++;                                                                        \
+        frame->code = callee;                                                           \
+        frame->instance = frame[-1].instance;                                           \
+        frame->fp = callee_fp;                                                          \
+        wasm_frame_init(callee_fp, callee);                                             \
+        fp = callee_fp;                                                                 \
+        pc = callee->code;                                                              \
+        SAFE_POINT();                                                                   \
+    } while (0)
+#define RETURN_ONE(o)               \
+    do {                            \
+        fp[0] = fp[pc[o]];          \
+        goto do_return;             \
+    } while (0)
+
 /* ------------------------------------------------------------ the bodies */
 
 #define EXEC_copy(o) fp[pc[o]] = fp[pc[(o) + 1]]
@@ -353,6 +379,8 @@
 #define EXEC_i64_trunc_sat_f64_s(o) UNARY(o, F64, PUT_U64, sat_i64_f64(a))
 #define EXEC_i64_trunc_sat_f64_u(o) UNARY(o, F64, PUT_U64, sat_u64_f64(a))
 
+#define EXEC_call(o) CALL_DEFINED(o)
+#define EXEC_return1(o) RETURN_ONE(o)
 #define EXEC_br(o) BR(o)
 #define EXEC_br_back(o) BR_BACK(o)
 #define EXEC_br_if_nez(o) BR_TEST(o, FWD, I32, a != 0)
@@ -468,6 +496,7 @@
     X(i64_trunc_sat_f32_u, 3) X(i64_trunc_sat_f64_s, 3) X(i64_trunc_sat_f64_u, 3)
 
 #define WASM_INTERP_BRANCH_OPS(X) \
+    X(call, 3) X(return1, 2) \
     X(br, 2) X(br_back, 2) X(br_if_nez, 3) X(br_if_eqz, 3) X(br_if_i64_nez, 3) \
     X(br_if_i64_eqz, 3) X(br_if_i32_eq, 4) X(br_if_i32_ne, 4) X(br_if_i32_lt_s, 4) \
     X(br_if_i32_lt_u, 4) X(br_if_i32_gt_s, 4) X(br_if_i32_gt_u, 4) X(br_if_i32_le_s, 4) \

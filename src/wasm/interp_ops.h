@@ -141,7 +141,13 @@
     X(load32, br_if_nez) X(i32_and_imm, br_if_eqz) X(i32_and_imm, br_if_nez) \
     X(load8_u, br_if_eqz) X(load8_u, br_if_nez) X(i32_add_imm, br_if_i32_ne_imm_back) \
     X(i32_add_imm, copy) X(load32, load32) X(i32_and, i32_xor) \
-    X(i32_add_imm, br_if_nez_back) X(copy, br_if_nez_back)
+    X(i32_add_imm, br_if_nez_back) X(copy, br_if_nez_back) \
+    X(i32_add_imm, call) X(i32_add, call) X(copy, call) X(load32, call) \
+    X(i32_add, return1) X(i32_add_imm, return1) X(copy, return1) X(load32, return1) \
+    X(select, return1) X(i32_and_imm, return1) X(copy, br_if_i32_lt_u_imm) \
+    X(i32_add_imm, br_if_i32_lt_u_back) X(i32_add_imm, br_if_i32_lt_s_back) \
+    X(i32_add_imm, br_if_i32_lt_u_imm_back) X(i32_add_imm, br_if_i32_lt_s_imm_back) \
+    X(i64_add_imm, br_if_i64_ne_back)
 
 enum wasm_interp_op {
 #define WASM_INTERP_OP_ENUM(name) WASM_OP_##name,
