@@ -105,6 +105,10 @@ typedef struct compiler {
     bool last_ok, prior_ok;
     enum wasm_interp_op last_op, prior_op;
     uint32_t last_start, prior_start;
+    /* a fused pair whose second instruction is still being emitted */
+    bool pair_open;
+    enum wasm_interp_op pair_first, pair_second;
+    uint32_t pair_start, pair_second_at;
 
     /* local.set folding: the last instruction wrote operand height fold_height
      * through the code word fold_field. */
@@ -224,6 +228,35 @@ static const struct {
 #undef FUSED_PAIR
 };
 
+static const struct {
+    enum wasm_interp_op first, second, chained;
+    uint32_t word;
+} chained_pairs[] = {
+#define CHAINED_PAIR(a, b, k) {WASM_OP_##a, WASM_OP_##b, WASM_OP_##a##__##b##__chain##k, k},
+    WASM_INTERP_CHAINS(CHAINED_PAIR)
+#undef CHAINED_PAIR
+};
+
+/* Once the second instruction of a pair is complete: if it reads the first one's
+ * destination cell, use the chained form that passes the value in a register. */
+static void close_pair(compiler *c)
+{
+    if (!c->pair_open)
+        return;
+    c->pair_open = false;
+    wasm_iword first_result = c->code[c->pair_start + 1];
+    for (size_t i = 0; i < sizeof chained_pairs / sizeof chained_pairs[0]; i++) {
+        if (chained_pairs[i].first != c->pair_first ||
+            chained_pairs[i].second != c->pair_second)
+            continue;
+        uint32_t at = c->pair_second_at + chained_pairs[i].word;
+        if (at < c->len && c->code[at] == first_result) {
+            c->code[c->pair_start] = wasm_interp_handler(chained_pairs[i].chained);
+            return;
+        }
+    }
+}
+
 /* Comparisons stay alone: a following br_if or if may still absorb them. */
 static bool is_comparison(enum wasm_interp_op op)
 {
@@ -243,6 +276,11 @@ static bool fuse_with_last(compiler *c, enum wasm_interp_op op)
             c->code[c->last_start] = wasm_interp_handler(fused_pairs[i].fused);
             c->instr_start = c->len - 1;
             c->last_ok = false;     /* a pair is not extended further */
+            c->pair_open = true;
+            c->pair_first = c->last_op;
+            c->pair_second = op;
+            c->pair_start = c->last_start;
+            c->pair_second_at = c->len;
             return true;
         }
     return false;
@@ -253,6 +291,7 @@ static bool emit_op(compiler *c, enum wasm_interp_op op)
 {
     if (!c->live)
         return true;
+    close_pair(c);
     c->fold_ok = false;
     c->cmp_ok = false;
     if (fuse_with_last(c, op))
@@ -549,6 +588,7 @@ static void bind_patches(compiler *c, uint32_t *list)
         c->code[p->field] = (wasm_iword)(int32_t)(c->len - p->instr);
     }
     *list = 0;
+    close_pair(c);
     c->fold_ok = false;
     c->cmp_ok = false;
     c->last_ok = false;
@@ -1820,6 +1860,7 @@ static bool setup_locals(compiler *c, const wasm_code *code)
 /* Turns the virtual cells into frame indices and hands the arrays over. */
 static bool finish(compiler *c, wasm_code *code)
 {
+    close_pair(c);
     /* Constants that ended up as immediates (or in dead code) need no cell: keep
      * only those the code still names, renumbered in order. */
     uint32_t *renumber = calloc(c->const_count ? c->const_count : 1, sizeof *renumber);

@@ -338,8 +338,11 @@ static wasm_status interp_loop(wasm_exec *exec, const int32_t **handler_table)
     static const int32_t handlers[WASM_OP_COUNT] = {
 #define HANDLER_OFFSET(name) (int32_t)(&&op_##name - &&op_unreachable),
 #define PAIR_OFFSET(a, b) (int32_t)(&&op_##a##__##b - &&op_unreachable),
+#define CHAIN_OFFSET(a, b, k) (int32_t)(&&op_##a##__##b##__chain##k - &&op_unreachable),
         WASM_INTERP_OPS(HANDLER_OFFSET)
         WASM_INTERP_PAIRS(PAIR_OFFSET)
+        WASM_INTERP_CHAINS(CHAIN_OFFSET)
+#undef CHAIN_OFFSET
 #undef PAIR_OFFSET
 #undef HANDLER_OFFSET
     };
@@ -366,6 +369,10 @@ static wasm_status interp_loop(wasm_exec *exec, const int32_t **handler_table)
 
     wasm_trap_kind trap_kind = WASM_TRAP_NONE;
     const char *trap_message = NULL;
+
+    /* outside chained pairs, no operand comes from `chain` (see interp_bodies.h) */
+    const uint32_t chain_word = 0;
+    wasm_slot chain = 0;
 
     /* a call in progress: the function to call, where its arguments are, and how
      * long the calling instruction is */
@@ -460,6 +467,18 @@ dispatch:
     }
     WASM_INTERP_PAIRS(PAIR_HANDLER)
 #undef PAIR_HANDLER
+
+    /* chained pairs: the second reads one operand from the first's result */
+#define CHAIN_HANDLER(a, b, k)                                   \
+    HANDLER(a##__##b##__chain##k) {                              \
+        const uint32_t chain_word = LENGTH_##a + (k);            \
+        wasm_slot chain;                                         \
+        EXEC_##a(1);                                             \
+        EXEC_##b(LENGTH_##a);                                    \
+        NEXT(LENGTH_##a + LENGTH_##b - 1);                       \
+    }
+    WASM_INTERP_CHAINS(CHAIN_HANDLER)
+#undef CHAIN_HANDLER
 
     HANDLER(memory_size) {
         fp[pc[1]] = memory->pages;

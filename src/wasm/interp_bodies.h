@@ -28,89 +28,109 @@
 #define PUT_F32(x) cell_of_f32(x)
 #define PUT_F64(x) cell_of_f64(x)
 
+/* Operands and results. CELL(i) is the value of the cell named by code word pc[i];
+ * IN(get, i) the same read as a value type; OUT(o, v) writes the result of the
+ * instruction at offset o to its destination cell (pc[o]), and keeps it in `chain`:
+ * in a chained pair (interp.c) the second instruction reads operand word
+ * chain_word from there instead of through memory. Elsewhere chain_word is 0, no
+ * operand word, so the test folds away. */
+#define CELL(i) ((i) == chain_word ? chain : fp[pc[i]])
+#define IN(get, i) VALUE_OF_##get(CELL(i))
+#define OUT(o, value)                                                           \
+    do {                                                                        \
+        chain = (value);                                                        \
+        fp[pc[o]] = chain;                                                      \
+    } while (0)
+#define VALUE_OF_I32(slot) ((uint32_t)(slot))
+#define VALUE_OF_S32(slot) ((int32_t)(uint32_t)(slot))
+#define VALUE_OF_I64(slot) ((uint64_t)(slot))
+#define VALUE_OF_S64(slot) ((int64_t)(slot))
+#define VALUE_OF_F32(slot) f32_of(slot)
+#define VALUE_OF_F64(slot) f64_of(slot)
+
 /* A trap in the instruction at offset o: point pc at its (virtual) start first. */
-#define TRAP_AT(o, kind, message)   \
-    do {                            \
-        pc += (o) - 1;              \
-        TRAP(kind, message);        \
+#define TRAP_AT(o, kind, message)                                               \
+    do {                                                                        \
+        pc += (o) - 1;                                                          \
+        TRAP(kind, message);                                                    \
     } while (0)
 
 /* dst = a op b, dst = a op imm, dst = op a */
 #define BINARY(o, get, put, expr)                                               \
     do {                                                                        \
-        VALUE_TYPE_##get a = get(pc[(o) + 1]), b = get(pc[(o) + 2]);            \
-        fp[pc[o]] = put(expr);                                                  \
+        VALUE_TYPE_##get a = IN(get, (o) + 1), b = IN(get, (o) + 2);            \
+        OUT(o, put(expr));                                                      \
     } while (0)
 #define BINARY_IMM(o, get, put, expr)                                           \
     do {                                                                        \
-        VALUE_TYPE_##get a = get(pc[(o) + 1]), b = IMM_##get(pc[(o) + 2]);      \
-        fp[pc[o]] = put(expr);                                                  \
+        VALUE_TYPE_##get a = IN(get, (o) + 1), b = IMM_##get(pc[(o) + 2]);      \
+        OUT(o, put(expr));                                                      \
     } while (0)
 #define UNARY(o, get, put, expr)                                                \
     do {                                                                        \
-        VALUE_TYPE_##get a = get(pc[(o) + 1]);                                  \
-        fp[pc[o]] = put(expr);                                                  \
+        VALUE_TYPE_##get a = IN(get, (o) + 1);                                  \
+        OUT(o, put(expr));                                                      \
     } while (0)
 
 #define SELECT(o)                                                               \
     do {                                                                        \
-        wasm_slot a = fp[pc[(o) + 1]], b = fp[pc[(o) + 2]];                     \
-        fp[pc[o]] = I32(pc[(o) + 3]) ? a : b;                                   \
+        wasm_slot a = CELL((o) + 1), b = CELL((o) + 2);                         \
+        OUT(o, IN(I32, (o) + 3) ? a : b);                                       \
     } while (0)
 
 /* Integer division: by zero traps, and so does the one signed overflow. */
 #define DIV_S(o, get, put, min)                                                 \
     do {                                                                        \
-        VALUE_TYPE_##get a = get(pc[(o) + 1]), b = get(pc[(o) + 2]);            \
+        VALUE_TYPE_##get a = IN(get, (o) + 1), b = IN(get, (o) + 2);            \
         if (UNLIKELY(b == 0))                                                   \
             TRAP_AT(o, WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);                 \
         if (UNLIKELY(a == (min) && b == -1))                                    \
             TRAP_AT(o, WASM_TRAP_INTEGER_OVERFLOW, NULL);                       \
-        fp[pc[o]] = put(a / b);                                                 \
+        OUT(o, put(a / b));                                                     \
     } while (0)
 #define REM_S(o, get, put)                                                      \
     do {                                                                        \
-        VALUE_TYPE_##get a = get(pc[(o) + 1]), b = get(pc[(o) + 2]);            \
+        VALUE_TYPE_##get a = IN(get, (o) + 1), b = IN(get, (o) + 2);            \
         if (UNLIKELY(b == 0))                                                   \
             TRAP_AT(o, WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);                 \
-        fp[pc[o]] = put(b == -1 ? 0 : a % b);                                   \
+        OUT(o, put(b == -1 ? 0 : a % b));                                       \
     } while (0)
 #define DIV_U(o, get, put, expr)                                                \
     do {                                                                        \
-        VALUE_TYPE_##get a = get(pc[(o) + 1]), b = get(pc[(o) + 2]);            \
+        VALUE_TYPE_##get a = IN(get, (o) + 1), b = IN(get, (o) + 2);            \
         if (UNLIKELY(b == 0))                                                   \
             TRAP_AT(o, WASM_TRAP_INTEGER_DIVIDE_BY_ZERO, NULL);                 \
-        fp[pc[o]] = put(expr);                                                  \
+        OUT(o, put(expr));                                                      \
     } while (0)
 
 /* Trapping float -> int conversion: NaN is invalid, out of range overflows. */
 #define TRUNC(o, get, put, ctype, lo_ok, hi_ok)                                 \
     do {                                                                        \
-        VALUE_TYPE_##get a = get(pc[(o) + 1]);                                  \
+        VALUE_TYPE_##get a = IN(get, (o) + 1);                                  \
         if (UNLIKELY(isnan(a)))                                                 \
             TRAP_AT(o, WASM_TRAP_INVALID_CONVERSION, NULL);                     \
         if (UNLIKELY(!((lo_ok) && (hi_ok))))                                    \
             TRAP_AT(o, WASM_TRAP_INTEGER_OVERFLOW, NULL);                       \
-        fp[pc[o]] = put((ctype)a);                                              \
+        OUT(o, put((ctype)a));                                                  \
     } while (0)
 
 /* Memory: dst, addr, offset / addr, value, offset. The effective address is
  * computed in 64 bits, so addr + offset + size cannot wrap. */
 #define LOAD(o, size, expr)                                                     \
     do {                                                                        \
-        uint64_t ea = (uint64_t)I32(pc[(o) + 1]) + pc[(o) + 2];                 \
+        uint64_t ea = (uint64_t)IN(I32, (o) + 1) + pc[(o) + 2];                 \
         if (UNLIKELY(ea + (size) > mem_size))                                   \
             TRAP_AT(o, WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);                   \
         const uint8_t *at = mem + ea;                                           \
-        fp[pc[o]] = (expr);                                                     \
+        OUT(o, (expr));                                                         \
     } while (0)
 #define STORE(o, size, stmt)                                                    \
     do {                                                                        \
-        uint64_t ea = (uint64_t)I32(pc[o]) + pc[(o) + 2];                       \
+        uint64_t ea = (uint64_t)IN(I32, o) + pc[(o) + 2];                       \
         if (UNLIKELY(ea + (size) > mem_size))                                   \
             TRAP_AT(o, WASM_TRAP_MEMORY_OUT_OF_BOUNDS, NULL);                   \
         uint8_t *at = mem + ea;                                                 \
-        wasm_slot v = fp[pc[(o) + 1]];                                          \
+        wasm_slot v = CELL((o) + 1);                                            \
         stmt;                                                                   \
     } while (0)
 
@@ -118,77 +138,77 @@
  * it lands on; a forward one (FWD) just dispatches there. */
 #define TAKEN_FWD() DISPATCH()
 #define TAKEN_BACK() SAFE_POINT()
-#define BR(o)                                   \
-    do {                                        \
-        pc += (o) - 1 + REL(pc[o]);             \
-        DISPATCH();                             \
+#define BR(o)                                                                   \
+    do {                                                                        \
+        pc += (o) - 1 + REL(pc[o]);                                             \
+        DISPATCH();                                                             \
     } while (0)
-#define BR_BACK(o)                              \
-    do {                                        \
-        pc += (o) - 1 + REL(pc[o]);             \
-        SAFE_POINT();                           \
+#define BR_BACK(o)                                                              \
+    do {                                                                        \
+        pc += (o) - 1 + REL(pc[o]);                                             \
+        SAFE_POINT();                                                           \
     } while (0)
-#define BR_TEST(o, dir, get, cond)                              \
-    do {                                                        \
-        VALUE_TYPE_##get a = get(pc[o]);                        \
-        if (cond) {                                             \
-            pc += (o) - 1 + REL(pc[(o) + 1]);                   \
-            TAKEN_##dir();                                      \
-        }                                                       \
-        NEXT((o) - 1 + 3);                                      \
+#define BR_TEST(o, dir, get, cond)                                              \
+    do {                                                                        \
+        VALUE_TYPE_##get a = IN(get, o);                                        \
+        if (cond) {                                                             \
+            pc += (o) - 1 + REL(pc[(o) + 1]);                                   \
+            TAKEN_##dir();                                                      \
+        }                                                                       \
+        NEXT((o) - 1 + 3);                                                      \
     } while (0)
-#define BR_CMP(o, dir, get, cond)                               \
-    do {                                                        \
-        VALUE_TYPE_##get a = get(pc[o]), b = get(pc[(o) + 1]);  \
-        if (cond) {                                             \
-            pc += (o) - 1 + REL(pc[(o) + 2]);                   \
-            TAKEN_##dir();                                      \
-        }                                                       \
-        NEXT((o) - 1 + 4);                                      \
+#define BR_CMP(o, dir, get, cond)                                               \
+    do {                                                                        \
+        VALUE_TYPE_##get a = IN(get, o), b = IN(get, (o) + 1);                  \
+        if (cond) {                                                             \
+            pc += (o) - 1 + REL(pc[(o) + 2]);                                   \
+            TAKEN_##dir();                                                      \
+        }                                                                       \
+        NEXT((o) - 1 + 4);                                                      \
     } while (0)
-#define BR_CMP_IMM(o, dir, get, cond)                                   \
-    do {                                                                \
-        VALUE_TYPE_##get a = get(pc[o]), b = IMM_##get(pc[(o) + 1]);    \
-        if (cond) {                                                     \
-            pc += (o) - 1 + REL(pc[(o) + 2]);                           \
-            TAKEN_##dir();                                              \
-        }                                                               \
-        NEXT((o) - 1 + 4);                                              \
+#define BR_CMP_IMM(o, dir, get, cond)                                           \
+    do {                                                                        \
+        VALUE_TYPE_##get a = IN(get, o), b = IMM_##get(pc[(o) + 1]);            \
+        if (cond) {                                                             \
+            pc += (o) - 1 + REL(pc[(o) + 2]);                                   \
+            TAKEN_##dir();                                                      \
+        }                                                                       \
+        NEXT((o) - 1 + 4);                                                      \
     } while (0)
 
 /* A call of a function of the same module, which runs the callee's entry safe
  * point itself (no dispatch to it); and the return of one value. Both end by
  * going elsewhere, like branches. */
-#define CALL_DEFINED(o)                                                                 \
-    do {                                                                                \
-        const struct wasm_code_compiled *callee = codes[pc[o]].compiled;                \
-        wasm_slot *callee_fp = fp + pc[(o) + 1];                                        \
-        if (UNLIKELY(frame + 1 >= frames_end ||                                         \
-                     callee->frame_cells > (size_t)(stack_end - callee_fp)))            \
-            TRAP_AT(o, WASM_TRAP_STACK_EXHAUSTED, NULL);                                \
-        frame->pc = pc + (o) - 1 + 3;                                                   \
-        frame++;                                                                        \
-        frame->code = callee;                                                           \
-        frame->instance = frame[-1].instance;                                           \
-        frame->fp = callee_fp;                                                          \
-        wasm_frame_init(callee_fp, callee);                                             \
-        fp = callee_fp;                                                                 \
-        pc = callee->code;                                                              \
-        SAFE_POINT();                                                                   \
+#define CALL_DEFINED(o)                                                         \
+    do {                                                                        \
+        const struct wasm_code_compiled *callee = codes[pc[o]].compiled;        \
+        wasm_slot *callee_fp = fp + pc[(o) + 1];                                \
+        if (UNLIKELY(frame + 1 >= frames_end ||                                 \
+                     callee->frame_cells > (size_t)(stack_end - callee_fp)))    \
+            TRAP_AT(o, WASM_TRAP_STACK_EXHAUSTED, NULL);                        \
+        frame->pc = pc + (o) - 1 + 3;                                           \
+        frame++;                                                                \
+        frame->code = callee;                                                   \
+        frame->instance = frame[-1].instance;                                   \
+        frame->fp = callee_fp;                                                  \
+        wasm_frame_init(callee_fp, callee);                                     \
+        fp = callee_fp;                                                         \
+        pc = callee->code;                                                      \
+        SAFE_POINT();                                                           \
     } while (0)
-#define RETURN_ONE(o)               \
-    do {                            \
-        fp[0] = fp[pc[o]];          \
-        goto do_return;             \
+#define RETURN_ONE(o)                                                           \
+    do {                                                                        \
+        fp[0] = CELL(o);                                                        \
+        goto do_return;                                                         \
     } while (0)
 
 /* ------------------------------------------------------------ the bodies */
 
-#define EXEC_copy(o) fp[pc[o]] = fp[pc[(o) + 1]]
+#define EXEC_copy(o) OUT(o, CELL((o) + 1))
 #define EXEC_select(o) SELECT(o)
-#define EXEC_global_get(o) fp[pc[o]] = globals[pc[(o) + 1]]->value
-#define EXEC_global_set(o) globals[pc[o]]->value = fp[pc[(o) + 1]]
-#define EXEC_ref_is_null(o) fp[pc[o]] = fp[pc[(o) + 1]] == 0
+#define EXEC_global_get(o) OUT(o, globals[pc[(o) + 1]]->value)
+#define EXEC_global_set(o) globals[pc[o]]->value = CELL((o) + 1)
+#define EXEC_ref_is_null(o) OUT(o, CELL((o) + 1) == 0)
 #define EXEC_load32(o) LOAD(o, 4, load_u32(at))
 #define EXEC_load64(o) LOAD(o, 8, load_u64(at))
 #define EXEC_load8_s32(o) LOAD(o, 1, (uint32_t)(int32_t)(int8_t)at[0])
@@ -335,25 +355,25 @@
     BINARY(o, I64, PUT_U64, (a & 0x7fffffffffffffffull) | (b & 0x8000000000000000ull))
 #define EXEC_i32_wrap_i64(o) UNARY(o, I64, PUT_U32, (uint32_t)a)
 #define EXEC_i32_trunc_f32_s(o) \
-    TRUNC(o, F32, PUT_U32, int32_t, \
+    TRUNC(o, F32, PUT_U32, int32_t,                                             \
           a >= -2147483648.0f, a < 2147483648.0f)
 #define EXEC_i32_trunc_f32_u(o) TRUNC(o, F32, PUT_U32, uint32_t, a > -1.0f, a < 4294967296.0f)
 #define EXEC_i32_trunc_f64_s(o) \
-    TRUNC(o, F64, PUT_U32, int32_t, \
+    TRUNC(o, F64, PUT_U32, int32_t,                                             \
           a > -2147483649.0, a < 2147483648.0)
 #define EXEC_i32_trunc_f64_u(o) TRUNC(o, F64, PUT_U32, uint32_t, a > -1.0, a < 4294967296.0)
 #define EXEC_i64_extend_i32_s(o) UNARY(o, S32, PUT_U64, (uint64_t)(int64_t)a)
 #define EXEC_i64_trunc_f32_s(o) \
-    TRUNC(o, F32, PUT_U64, int64_t, \
+    TRUNC(o, F32, PUT_U64, int64_t,                                             \
           a >= -9223372036854775808.0f, a < 9223372036854775808.0f)
 #define EXEC_i64_trunc_f32_u(o) \
-    TRUNC(o, F32, PUT_U64, uint64_t, \
+    TRUNC(o, F32, PUT_U64, uint64_t,                                            \
           a > -1.0f, a < 18446744073709551616.0f)
 #define EXEC_i64_trunc_f64_s(o) \
-    TRUNC(o, F64, PUT_U64, int64_t, \
+    TRUNC(o, F64, PUT_U64, int64_t,                                             \
           a >= -9223372036854775808.0, a < 9223372036854775808.0)
 #define EXEC_i64_trunc_f64_u(o) \
-    TRUNC(o, F64, PUT_U64, uint64_t, \
+    TRUNC(o, F64, PUT_U64, uint64_t,                                            \
           a > -1.0, a < 18446744073709551616.0)
 #define EXEC_f32_convert_i32_s(o) UNARY(o, S32, PUT_F32, (float)a)
 #define EXEC_f32_convert_i32_u(o) UNARY(o, I32, PUT_F32, (float)a)

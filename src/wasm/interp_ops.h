@@ -149,6 +149,27 @@
     X(i32_add_imm, br_if_i32_lt_u_imm_back) X(i32_add_imm, br_if_i32_lt_s_imm_back) \
     X(i64_add_imm, br_if_i64_ne_back)
 
+/* Chained pairs: a fused pair whose second instruction reads the first one's result
+ * as its operand word k (counted from 0 after its handler word) takes that operand
+ * from a register instead of through the frame, shortening the dependency chain.
+ * The compiler picks this form when the words match; the pairs and operands are
+ * the dependent ones most frequent in the benchmark programs. */
+#define WASM_INTERP_CHAINS(X) \
+    X(i32_add, br_if_i32_le_u_back, 0) X(i32_add, return1, 0) \
+    X(i32_add_imm, br_if_i32_ne_back, 1) X(load64, f64_mul, 2) X(load64, f64_mul, 1) \
+    X(f64_mul, f64_add, 2) X(f64_add, store64, 1) X(i64_xor, i64_mul, 1) \
+    X(i32_add_imm, load64, 1) X(i32_add_imm, load32, 1) X(i32_add, i32_add, 1) \
+    X(f64_sub, store64, 1) X(f64_sub, f64_mul, 1) X(f64_mul, f64_mul, 2) \
+    X(load8_u, select, 3) X(i32_add_imm, load8_u, 1) X(load64, f64_sub, 2) \
+    X(load64, f64_add, 2) X(f64_mul, f64_sub, 2) X(i32_xor, i32_and, 2) \
+    X(i32_and, i32_xor, 2) X(i32_and, i32_add, 2) X(i32_add, load32, 1) \
+    X(i32_add, store32, 1) X(load32, i32_rotl_imm, 1) X(i32_xor, i32_add, 1) \
+    X(i32_shr_u_imm, i32_xor, 2) X(i32_rotl_imm, i32_xor, 2) X(i32_add, i32_add_imm, 1) \
+    X(copy, i32_add_imm, 1) X(i32_add_imm, load16_u, 1) \
+    X(i32_add_imm, br_if_i32_ne_imm_back, 0) X(i32_add_imm, br_if_i32_gt_u_imm_back, 0) \
+    X(load32, i32_add, 1) X(load32, i32_add, 2) X(i32_add_imm, i32_add, 2) \
+    X(i32_xor, i32_rotl_imm, 1)
+
 enum wasm_interp_op {
 #define WASM_INTERP_OP_ENUM(name) WASM_OP_##name,
     WASM_INTERP_OPS(WASM_INTERP_OP_ENUM)
@@ -156,6 +177,9 @@ enum wasm_interp_op {
 #define WASM_INTERP_PAIR_ENUM(a, b) WASM_OP_##a##__##b,
     WASM_INTERP_PAIRS(WASM_INTERP_PAIR_ENUM)
 #undef WASM_INTERP_PAIR_ENUM
+#define WASM_INTERP_CHAIN_ENUM(a, b, k) WASM_OP_##a##__##b##__chain##k,
+    WASM_INTERP_CHAINS(WASM_INTERP_CHAIN_ENUM)
+#undef WASM_INTERP_CHAIN_ENUM
     WASM_OP_COUNT
 };
 
