@@ -57,6 +57,11 @@ typedef struct control {
     uint32_t cost_pos;      /* loop: where its header's cost operand is */
     uint32_t outer_fuel_scope;
     size_t offset;          /* of the block instruction, for safe points */
+    /* per br_table (numbered by table_serial): each label is checked once, and
+     * its stub of moves, if it needs one, emitted once */
+    uint32_t table_serial;
+    bool table_needs_moves;
+    uint32_t table_stub;
 } control;
 
 typedef struct patch {
@@ -90,10 +95,15 @@ typedef struct compiler {
 
     operand *stack;
     uint32_t height, stack_cap, max_height;
+    /* Bounds that keep compilation linear on any input: every entry below
+     * clean_below is in its own cell, and alias_count[x] entries alias local x. */
+    uint32_t clean_below;
+    uint32_t *alias_count;
 
     control *ctrl;
     uint32_t ctrl_depth, ctrl_cap;
     uint32_t fuel_scope;    /* innermost loop's control index, or 0 (the function) */
+    uint32_t table_serial;  /* br_tables seen */
 
     wasm_iword *code;
     uint32_t len, code_cap;
@@ -424,6 +434,11 @@ static uint32_t pos_cell(uint32_t height)
     return POS_TAG | height;
 }
 
+static bool is_local_cell(uint32_t cell)
+{
+    return !(cell & (POS_TAG | CONST_TAG));
+}
+
 static bool push(compiler *c, uint8_t type, uint32_t cell)
 {
     if (c->height >= CELL_INDEX_MASK - 1)
@@ -432,6 +447,8 @@ static bool push(compiler *c, uint8_t type, uint32_t cell)
         return false;
     c->stack[c->height].type = type;
     c->stack[c->height].cell = cell;
+    if (is_local_cell(cell))
+        c->alias_count[cell]++;
     c->height++;
     if (c->height > c->max_height)
         c->max_height = c->height;
@@ -456,7 +473,22 @@ static bool pop_any(compiler *c, operand *out)
         return invalid(c, "type mismatch");
     }
     *out = c->stack[--c->height];
+    if (is_local_cell(out->cell))
+        c->alias_count[out->cell]--;
+    if (c->clean_below > c->height)
+        c->clean_below = c->height;
     return true;
+}
+
+/* Drops the entries from height h up (block ends, unreachable code). */
+static void truncate_stack(compiler *c, uint32_t h)
+{
+    for (uint32_t i = h; i < c->height; i++)
+        if (is_local_cell(c->stack[i].cell))
+            c->alias_count[c->stack[i].cell]--;
+    c->height = h;
+    if (c->clean_below > h)
+        c->clean_below = h;
 }
 
 static bool pop_expect(compiler *c, uint8_t expected, operand *out)
@@ -488,15 +520,20 @@ static bool materialize(compiler *c, uint32_t i)
         if (!emit_op(c, WASM_OP_copy) || !emit_cell(c, pos_cell(i)) || !emit_cell(c, e->cell))
             return false;
     }
+    if (is_local_cell(e->cell))
+        c->alias_count[e->cell]--;
     e->cell = pos_cell(i);
     return true;
 }
 
 static bool materialize_from(compiler *c, uint32_t from)
 {
-    for (uint32_t i = from; i < c->height; i++)
+    uint32_t start = from > c->clean_below ? from : c->clean_below;
+    for (uint32_t i = start; i < c->height; i++)
         if (!materialize(c, i))
             return false;
+    if (from <= c->clean_below)
+        c->clean_below = c->height;
     return true;
 }
 
@@ -719,7 +756,7 @@ static bool read_label(compiler *c, uint32_t *depth)
 static void set_unreachable(compiler *c)
 {
     control *f = &c->ctrl[c->ctrl_depth - 1];
-    c->height = f->height;
+    truncate_stack(c, f->height);
     f->unreachable = true;
     c->live = false;
     c->fold_ok = false;
@@ -827,7 +864,7 @@ static bool assign_local(compiler *c, uint32_t x, const operand *v, uint32_t v_h
     c->local_zero[x] = 0;
     if (!c->live || v->cell == x)
         return true;
-    for (uint32_t i = 0; i < c->height; i++)
+    for (uint32_t i = c->height; c->alias_count[x] && i-- > 0;)
         if (c->stack[i].cell == x && !materialize(c, i))
             return false;
     if (c->fold_ok && c->len == c->fold_end && v_height == c->fold_height &&
@@ -1352,7 +1389,7 @@ static bool compile_else(compiler *c)
     f->opcode = 0x05;
     f->unreachable = false;
     c->live = f->entry_live;
-    c->height = f->height;
+    truncate_stack(c, f->height);
     for (uint32_t i = 0; i < bt_param_count(f->type); i++)
         if (!push_result(c, bt_param(f->type, i)))
             return false;
@@ -1398,7 +1435,7 @@ static bool compile_end(compiler *c)
     block_type type = f->type;
     c->ctrl_depth--;
     c->live = reached;
-    c->height = height;
+    truncate_stack(c, height);
     for (uint32_t i = 0; i < n; i++)
         if (!push_result(c, bt_result(type, i)))
             return false;
@@ -1458,29 +1495,46 @@ static bool compile_br_table(compiler *c)
     operand index;
     if (ok)
         ok = pop_expect(c, WASM_I32, &index);
+    /* A table may name the same label many times: check and plan each label once,
+     * so the work stays proportional to the table plus the labels' arities. */
+    uint32_t serial = ++c->table_serial;
     if (ok) {
         uint32_t arity = label_arity(&c->ctrl[c->ctrl_depth - 1 - depths[count]]);
         for (uint32_t i = 0; i <= count && ok; i++) {
-            if (label_arity(&c->ctrl[c->ctrl_depth - 1 - depths[i]]) != arity)
+            control *f = &c->ctrl[c->ctrl_depth - 1 - depths[i]];
+            if (f->table_serial == serial)
+                continue;
+            f->table_serial = serial;
+            if (label_arity(f) != arity)
                 ok = invalid(c, "type mismatch");
             else
                 ok = check_label_values(c, depths[i], true);
+            if (ok && c->live) {
+                f = &c->ctrl[c->ctrl_depth - 1 - depths[i]];
+                f->table_needs_moves = branch_needs_moves(c, depths[i]);
+                f->table_stub = 0;
+            }
         }
     }
     if (ok && c->live) {
         ok = emit_op(c, WASM_OP_br_table) && emit_cell(c, index.cell) && emit_imm(c, count);
         uint32_t table_start = c->instr_start, first_field = c->len;
         for (uint32_t i = 0; i <= count && ok; i++) {
-            if (branch_needs_moves(c, depths[i]))
+            if (c->ctrl[c->ctrl_depth - 1 - depths[i]].table_needs_moves)
                 ok = emit_word(c, 0);   /* filled in when its stub is emitted */
             else
                 ok = emit_label_ref(c, depths[i]);
         }
+        /* the stubs: the moves a label needs, then the jump to it */
         for (uint32_t i = 0; i <= count && ok; i++) {
-            if (!branch_needs_moves(c, depths[i]))
+            control *f = &c->ctrl[c->ctrl_depth - 1 - depths[i]];
+            if (!f->table_needs_moves)
                 continue;
-            c->code[first_field + i] = (wasm_iword)(int32_t)(c->len - table_start);
-            ok = emit_branch(c, depths[i]);
+            if (!f->table_stub) {
+                f->table_stub = c->len;
+                ok = emit_branch(c, depths[i]);
+            }
+            c->code[first_field + i] = (wasm_iword)(int32_t)(f->table_stub - table_start);
         }
     }
     free(depths);
@@ -1827,6 +1881,7 @@ static void compiler_release(compiler *c)
 {
     free(c->local_types);
     free(c->local_zero);
+    free(c->alias_count);
     free(c->stack);
     free(c->ctrl);
     free(c->code);
@@ -1847,7 +1902,8 @@ static bool setup_locals(compiler *c, const wasm_code *code)
     c->local_count = (uint32_t)total;
     c->local_types = malloc(total ? total : 1);
     c->local_zero = calloc(total ? total : 1, 1);
-    if (!c->local_types || !c->local_zero)
+    c->alias_count = calloc(total ? total : 1, sizeof *c->alias_count);
+    if (!c->local_types || !c->local_zero || !c->alias_count)
         return out_of_memory(c);
     memset(c->local_zero + c->type->param_count, 1, code->local_count);
     if (c->type->param_count)
