@@ -32,6 +32,13 @@
 
 #define TYPE_UNKNOWN 0
 
+/* Compiled code takes under one word per byte of body in practice (at most three
+ * for tiny bodies). Branches that carry many values can take more, and a hostile
+ * body could repeat them to make compilation allocate gigabytes: refuse a body
+ * whose code would exceed this many words per byte. */
+#define CODE_WORDS_PER_BYTE 32
+#define CODE_WORDS_MIN 4096
+
 /* An operand-stack entry: its type and the (virtual) cell holding its value. */
 typedef struct operand {
     uint8_t type;
@@ -107,6 +114,7 @@ typedef struct compiler {
 
     wasm_iword *code;
     uint32_t len, code_cap;
+    uint32_t code_limit;    /* words; see CODE_WORDS_PER_BYTE */
     bool live;              /* false in code no path reaches: nothing is emitted */
     uint32_t instr_start;   /* of the instruction being emitted (virtual when fused) */
 
@@ -224,6 +232,9 @@ static bool read_zero_byte(compiler *c)
 
 static bool emit_word(compiler *c, wasm_iword word)
 {
+    if (c->len >= c->code_limit)
+        return fail(c, WASM_ERR_LIMIT, "function too large to compile: its branches carry "
+                    "too many values");
     if (!RESERVE(c, c->code, c->code_cap, (uint64_t)c->len + 1))
         return false;
     c->code[c->len++] = word;
@@ -367,6 +378,11 @@ static bool record_safe_point(compiler *c, uint8_t kind, uint32_t resume_pos, ui
 {
     if (!c->live)
         return true;
+    /* the types of the operand stack are kept for every safe point: bounded like
+     * the code, so a deep stack under many calls cannot exhaust memory */
+    if ((uint64_t)c->stack_types_count + height > c->code_limit)
+        return fail(c, WASM_ERR_LIMIT, "function too large to compile: too many values "
+                    "live across its calls and loops");
     if (!RESERVE(c, c->safe_points, c->safe_cap, (uint64_t)c->safe_count + 1) ||
         !RESERVE(c, c->stack_types, c->stack_types_cap, (uint64_t)c->stack_types_count + height))
         return false;
@@ -2011,6 +2027,9 @@ bool wasm_compile_function(wasm_module *module, uint32_t defined_index, wasm_err
     c.end = module->bytes + code->body_end;
     c.instr_offset = code->body_offset;
     c.live = true;
+    uint64_t limit = (uint64_t)(code->body_end - code->body_offset) * CODE_WORDS_PER_BYTE;
+    c.code_limit = limit < CODE_WORDS_MIN ? CODE_WORDS_MIN
+                   : limit > UINT32_MAX / 4 ? UINT32_MAX / 4 : (uint32_t)limit;
 
     bool ok = setup_locals(&c, code);
     block_type fn_type = {c.type, 0};
