@@ -15,6 +15,9 @@ packages=(
   libsodium-dev libmdnsd-dev
   # tests
   libcmocka-dev python3 python3-pytest iproute2
+  # mDNS interop tests: a real Avahi (with its D-Bus system bus) on a simulated host
+  # must see the supervisor's advertisement, and our browser must see Avahi's
+  avahi-daemon avahi-utils dbus-daemon
 )
 
 missing=()
