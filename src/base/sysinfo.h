@@ -20,16 +20,18 @@
  * instance directory); NULL means "/". Never NULL: what cannot be read is left out. */
 json_t *sysinfo_platform(const char *storage_path);
 
-/* Remembers /proc/stat between calls, so CPU use is measured over the interval since
- * the previous call rather than since boot. Not thread-safe: one caller at a time. */
+/* Remembers /proc/stat and the traffic counters between calls, so CPU use and traffic
+ * are measured over the interval since the previous call rather than since boot.
+ * One sampler may serve several threads (it locks). */
 typedef struct sysinfo_sampler sysinfo_sampler;
 sysinfo_sampler *sysinfo_sampler_new(void);
 void sysinfo_sampler_free(sysinfo_sampler *s);
 
 /* {"cpuUsage": 0..1, "memoryUsage": 0..1, "storageUsage": {"disk": 0..1},
  *  "uptime": seconds, "networkUsage": {<if>: {"downBytes", "upBytes"}}}
- * CPU use over the interval since the previous call (or a short sample on the first
- * call, or when the previous call was too recent to measure). */
+ * CPU use over the interval since the previous call (or a short sample of 0.1 s on the
+ * first call, or when the previous call was too recent to measure); traffic in bytes
+ * since the previous call (since boot on the first). */
 json_t *sysinfo_health(sysinfo_sampler *s, const char *storage_path);
 
 #endif
