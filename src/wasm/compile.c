@@ -1972,6 +1972,10 @@ static bool finish(compiler *c, wasm_code *code)
         else if (*w & CONST_TAG)
             *w = (wasm_iword)(c->local_count + (*w & CELL_INDEX_MASK));
     }
+    /* never NULL, so that `stack_types + types_at` is defined even when no safe
+     * point has a value on its stack */
+    if (!c->stack_types && !RESERVE(c, c->stack_types, c->stack_types_cap, 1))
+        return false;
     uint32_t declared = c->local_count - c->type->param_count;
     uint32_t init_count = declared + c->const_count;
     wasm_slot *init = calloc(init_count > WASM_FRAME_INIT_MIN ? init_count : WASM_FRAME_INIT_MIN,
