@@ -66,6 +66,9 @@ const char *http_request_header(const http_request *req, const char *name);
 const char *http_request_peer_address(const http_request *req);    /* numeric IP */
 /* The scheme://host:port the client used to reach us, from the Host header. */
 const char *http_request_base_url(const http_request *req);
+/* The id this request carries in log lines (request=...) and in the X-Request-Id
+ * response header: 16 hex digits, unique per server process. */
+const char *http_request_id(const http_request *req);
 
 /* Raw body (not multipart). NUL-terminated for convenience; size excludes the NUL. */
 const uint8_t *http_request_body(const http_request *req, size_t *size);

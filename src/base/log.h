@@ -13,6 +13,16 @@
 
 #include <stdbool.h>
 
+/* <syslog.h> (which libmdnsd's header includes) defines LOG_DEBUG and LOG_INFO as
+ * macros. In a file that includes both, ours win when syslog.h comes first; when it
+ * comes after, the log_debug()... macros below still work, as they use the values. */
+#ifdef LOG_DEBUG
+#undef LOG_DEBUG
+#endif
+#ifdef LOG_INFO
+#undef LOG_INFO
+#endif
+
 typedef enum log_level {
     LOG_DEBUG = 0,
     LOG_INFO,
@@ -29,10 +39,10 @@ const char *log_level_name(log_level level);
 void log_event(log_level level, const char *event, const char *fields, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_debug(event, ...) log_event(LOG_DEBUG, event, __VA_ARGS__)
-#define log_info(event, ...) log_event(LOG_INFO, event, __VA_ARGS__)
-#define log_warn(event, ...) log_event(LOG_WARN, event, __VA_ARGS__)
-#define log_error(event, ...) log_event(LOG_ERROR, event, __VA_ARGS__)
+#define log_debug(event, ...) log_event((log_level)0, event, __VA_ARGS__)
+#define log_info(event, ...) log_event((log_level)1, event, __VA_ARGS__)
+#define log_warn(event, ...) log_event((log_level)2, event, __VA_ARGS__)
+#define log_error(event, ...) log_event((log_level)3, event, __VA_ARGS__)
 
 /* Quotes a value for a log line when it needs it; returns a thread-local buffer that
  * stays valid until the same thread's next 8 calls. */
