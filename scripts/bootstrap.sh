@@ -18,6 +18,8 @@ packages=(
   # mDNS interop tests: a real Avahi (with its D-Bus system bus) on a simulated host
   # must see the supervisor's advertisement, and our browser must see Avahi's
   avahi-daemon avahi-utils dbus-daemon
+  # benchmarks: requests/s of the HTTP server and the supervisor, with keep-alive
+  wrk
 )
 
 missing=()
