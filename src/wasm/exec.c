@@ -247,11 +247,23 @@ static wasm_status finish(wasm_exec *exec, wasm_status status)
     return status;
 }
 
+/* Runs the interpreter, refusing reentry: a host function may not start or resume
+ * a call on the exec that is calling it (its frames are in use). */
+static wasm_status run(wasm_exec *exec)
+{
+    exec->running = true;
+    wasm_status status = wasm_interp_run(exec);
+    exec->running = false;
+    return status;
+}
+
 wasm_status wasm_exec_call(wasm_exec *exec, wasm_func *func, const wasm_value *args,
                            uint32_t arg_count)
 {
     if (!exec)
         return WASM_STATUS_TRAP;
+    if (exec->running)
+        return WASM_STATUS_TRAP;    /* the running call's state must stay untouched */
     exec->depth = 0;
     exec->has_results = false;
     exec->call_type = NULL;
@@ -281,9 +293,10 @@ wasm_status wasm_exec_call(wasm_exec *exec, wasm_func *func, const wasm_value *a
     start_clock(exec);
 
     if (func->host) {
-        if (!wasm_exec_call_host(exec, func, NULL, exec->stack))
-            return finish(exec, WASM_STATUS_TRAP);
-        return finish(exec, WASM_STATUS_OK);
+        exec->running = true;
+        bool ok = wasm_exec_call_host(exec, func, NULL, exec->stack);
+        exec->running = false;
+        return finish(exec, ok ? WASM_STATUS_OK : WASM_STATUS_TRAP);
     }
     const struct wasm_code_compiled *code = func->code->compiled;
     if (code->frame_cells > exec->stack_cells || exec->max_depth == 0) {
@@ -298,7 +311,7 @@ wasm_status wasm_exec_call(wasm_exec *exec, wasm_func *func, const wasm_value *a
     frame->pc = code->code;
     wasm_frame_init(exec->stack, code);
     exec->depth = 1;
-    return finish(exec, wasm_interp_run(exec));
+    return finish(exec, run(exec));
 }
 
 bool wasm_exec_resumable(const wasm_exec *exec)
@@ -314,13 +327,13 @@ bool wasm_exec_resumable(const wasm_exec *exec)
 
 wasm_status wasm_exec_resume(wasm_exec *exec)
 {
-    if (!exec)
+    if (!exec || exec->running)
         return WASM_STATUS_TRAP;
     if (!wasm_exec_resumable(exec))
         return refuse_call(exec, "bad argument: there is no suspended call to resume");
     memset(&exec->trap, 0, sizeof exec->trap);
     start_clock(exec);
-    return finish(exec, wasm_interp_run(exec));
+    return finish(exec, run(exec));
 }
 
 uint32_t wasm_exec_results(const wasm_exec *exec, wasm_value *out, uint32_t capacity)

@@ -51,6 +51,7 @@ struct wasm_exec {
     bool has_deadline;
     uint64_t deadline_ns;       /* CLOCK_MONOTONIC */
 
+    bool running;               /* inside wasm_exec_call/resume: no reentry */
     wasm_status status;
     wasm_trap trap;
     const wasm_functype *call_type;     /* of the outermost function */

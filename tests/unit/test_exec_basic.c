@@ -241,6 +241,47 @@ static void test_calls_between_instances(void **state)
     wasm_module_free(caller_module);
 }
 
+typedef struct reentry {
+    wasm_exec *exec;
+    wasm_func *inner;
+    wasm_status nested_status;
+} reentry;
+
+static int host_reenter(wasm_host_call *call, const wasm_slot *args, wasm_slot *results,
+                        void *user)
+{
+    (void)call;
+    (void)args;
+    reentry *r = user;
+    r->nested_status = wasm_exec_call(r->exec, r->inner, NULL, 0);
+    results[0] = 41;
+    return 0;
+}
+
+static void test_a_running_exec_refuses_nested_calls(void **state)
+{
+    (void)state;
+    wasm_error err;
+    reentry r = {0};
+    wasm_store *store = wasm_store_new();
+    wasm_module *module = load_wat_module("exec_reenter");
+    wasm_linker *linker = wasm_linker_new(store);
+    assert_true(wasm_linker_define_func(linker, "host", "reenter", "", "i", host_reenter, &r,
+                                        &err));
+    wasm_instance *instance = instantiate_or_fail(store, module, linker, NULL);
+    r.exec = wasm_exec_new(store, NULL);
+    r.inner = export_or_fail(instance, "inner");
+    /* the nested call is refused and the outer call goes on undisturbed */
+    assert_int_equal(call_i32(r.exec, instance, "outer", NULL, 0), 42);
+    assert_int_equal(r.nested_status, WASM_STATUS_TRAP);
+    /* and the exec is usable again once the outer call is over */
+    assert_int_equal(call_i32(r.exec, instance, "inner", NULL, 0), 100);
+    wasm_exec_free(r.exec);
+    wasm_linker_free(linker);
+    wasm_store_free(store);
+    wasm_module_free(module);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +299,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments_are_refused, setup, teardown),
         cmocka_unit_test(test_calls_between_instances),
+        cmocka_unit_test(test_a_running_exec_refuses_nested_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
