@@ -392,6 +392,7 @@ static bool record_safe_point(compiler *c, uint8_t kind, uint32_t resume_pos, ui
     sp->wasm_offset = (uint32_t)c->instr_offset;
     sp->height = height;
     sp->types_at = c->stack_types_count;
+    sp->callee_type = NULL;
     for (uint32_t i = 0; i < height; i++)
         c->stack_types[c->stack_types_count++] = c->stack[i].type;
     return true;
@@ -1261,6 +1262,8 @@ static bool finish_call(compiler *c, const wasm_functype *type, uint32_t base)
 {
     if (!emit_site(c) || !record_safe_point(c, WASM_SAFE_CALL, c->len, base))
         return false;
+    if (c->live)
+        c->safe_points[c->safe_count - 1].callee_type = type;
     for (uint32_t i = 0; i < type->result_count; i++)
         if (!push_result(c, type->types[type->param_count + i]))
             return false;

@@ -48,6 +48,7 @@ typedef struct wasm_safe_point {
     uint32_t height;        /* live operand-stack cells (for CALL: below the arguments) */
     uint32_t types_at;      /* index of `height` value types in stack_types */
     uint8_t kind;
+    const wasm_functype *callee_type;   /* CALL: the type of what is called */
 } wasm_safe_point;
 
 struct wasm_code_compiled {

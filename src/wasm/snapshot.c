@@ -482,6 +482,7 @@ static bool restore_call(reader *r, wasm_instance *instance, wasm_exec *exec, wa
                          exec->max_depth);
     wasm_slot *fp = exec->stack;
     wasm_slot *stack_end = exec->stack + exec->stack_cells;
+    const wasm_functype *caller_waits_for = NULL;
     for (uint32_t d = 0; d < depth; d++) {
         uint32_t func_index = get_u32(r);
         uint8_t kind = get_u8(r);
@@ -499,6 +500,15 @@ static bool restore_call(reader *r, wasm_instance *instance, wasm_exec *exec, wa
         if (!sp || sp->height != height || locals != code->local_count ||
             (top && kind == WASM_SAFE_CALL) || (!top && kind != WASM_SAFE_CALL))
             return corrupt(err, "frame does not match a safe point of the module");
+        if (d > 0) {
+            /* the caller waits for a function of a given type: a frame of another
+             * type would leave values of the wrong types in the caller's cells */
+            const wasm_functype *expected = caller_waits_for;
+            const wasm_functype *actual = &module->types[module->func_type_index[func_index]];
+            if (!expected || !wasm_functype_equal(expected, actual))
+                return corrupt(err, "a frame is not of the type its caller called");
+        }
+        caller_waits_for = sp->callee_type;
         if (code->frame_cells > (size_t)(stack_end - fp))
             return wasm_fail(err, WASM_ERR_SNAPSHOT,
                              "the suspended call needs more stack than this exec allows");
