@@ -18,7 +18,21 @@ typedef struct host_env {
     const char *remote_functions;  /* path of remote_functions.json for communication.rpcCall */
     const char *deployment_id;     /* for log lines */
     const char *module_name;
+    /* The store the linked instances live in. camera.takeImageDynamicSize calls the
+     * module's alloc export from inside the host call, on an exec of its own, and an
+     * exec needs its store; NULL: that one function traps saying so. */
+    wasm_store *store;
 } host_env;                        /* must outlive instances linked with it */
+
+/* Every (module, name, signature) defined, for documentation and tests. */
+typedef struct host_function_info {
+    const char *module;
+    const char *name;
+    const char *params;            /* wasm_linker_define_func letters: "ii" = (i32, i32) */
+    const char *results;
+} host_function_info;
+extern const host_function_info host_function_list[];
+extern const size_t host_function_count;
 
 /* Defines sys.millis, sys.delay, sys.print, sys.println, sys.printInt, communication.rpcCall,
  * camera.takeImageDynamicSize, camera.takeImageStaticSize, camera.takeImage in the linker. */
