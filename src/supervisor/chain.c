@@ -1,0 +1,222 @@
+/*
+ * chain.c — calling the next step of a pipeline and following it to the end (see
+ * chain.h).
+ */
+#define _GNU_SOURCE
+#include "supervisor/chain.h"
+
+#include "base/http_client.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define MAX_FOLLOWED_LINKS 16   /* a Python-style chain of resultUrls, one per step */
+#define LONG_POLL_MS 10000      /* what one history request may wait for (Liquid) */
+#define FIRST_RETRY_MS 5
+#define LAST_RETRY_MS 500
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* The next step's URL: to.url (without its trailing '/') + to.path [+ ?param=value]. */
+static char *next_url(const manifest_endpoint *to, const char *primitive)
+{
+    size_t base_len = strlen(to->url);
+    while (base_len && to->url[base_len - 1] == '/')
+        base_len--;
+    char *query = NULL;
+    if (primitive) {
+        /* the result becomes the first parameter (the references' rule) */
+        const char *name = to->param_count ? to->params[0].name : "param0";
+        char *name_enc = http_url_encode(name), *value_enc = http_url_encode(primitive);
+        if (name_enc && value_enc && asprintf(&query, "?%s=%s", name_enc, value_enc) < 0)
+            query = NULL;
+        free(name_enc);
+        free(value_enc);
+        if (!query)
+            return NULL;
+    }
+    char *url;
+    if (asprintf(&url, "%.*s%s%s", (int)base_len, to->url, to->path, query ? query : "") < 0)
+        url = NULL;
+    free(query);
+    return url;
+}
+
+/* What an error answer said, for the message: its errorText, or the start of it. */
+static void describe_answer(const http_result *r, char *out, size_t size)
+{
+    json_t *body = http_result_json(r);
+    const char *text = json_string_value(json_object_get(body, "errorText"));
+    if (!text)
+        text = json_string_value(json_object_get(body, "error"));
+    if (!text)
+        text = json_string_value(json_object_get(body, "result"));
+    if (text)
+        snprintf(out, size, "%s", text);
+    else
+        snprintf(out, size, "%.200s", r->body ? r->body : "(no body)");
+    json_decref(body);
+}
+
+json_t *chain_result_of_entry(const json_t *entry)
+{
+    json_t *chained = json_object_get(entry, "chainResult");
+    if (chained)
+        return json_deep_copy(chained);
+    json_t *result = json_object_get(entry, "result");
+    return json_pack("{s:O}", "result", result ? result : json_null());
+}
+
+static bool looks_like_url(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && (!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8));
+}
+
+/* Polls a request-history URL until its entry is done or failed, following
+ * Python-style entries whose result is the next step's resultUrl. */
+static void follow(const char *result_url, double deadline, chain_outcome *out)
+{
+    char *url = strdup(result_url);
+    long retry = FIRST_RETRY_MS;
+    for (int links = 0; url && links < MAX_FOLLOWED_LINKS;) {
+        double left = deadline - now_ms();
+        if (left <= 0) {
+            snprintf(out->error, sizeof out->error,
+                     "the next step did not finish in time (%s still pending)", url);
+            break;
+        }
+        long wait = left > LONG_POLL_MS ? LONG_POLL_MS : (long)left;
+        char *poll;
+        if (asprintf(&poll, "%s%swait=%ld", url, strchr(url, '?') ? "&" : "?", wait) < 0)
+            break;
+        http_result r = {0};
+        bool answered = http_get(poll, wait + 5000, &r);
+        free(poll);
+        if (!answered) {
+            snprintf(out->error, sizeof out->error, "cannot read the next step's result at %s: %s",
+                     url, r.error);
+        } else if (r.status == 404) {
+            http_result_free(&r);
+            sleep_ms(retry);     /* pending (a reference supervisor does not wait) */
+            retry = retry * 2 > LAST_RETRY_MS ? LAST_RETRY_MS : retry * 2;
+            continue;
+        } else if (r.status == 200) {
+            json_t *entry = http_result_json(&r);
+            json_t *result = json_object_get(entry, "result");
+            if (!json_object_get(entry, "chainResult") && looks_like_url(result)) {
+                free(url);      /* a Python supervisor's link to the step after it */
+                url = strdup(json_string_value(result));
+                links++;
+                json_decref(entry);
+                http_result_free(&r);
+                continue;
+            }
+            out->final_result = entry ? chain_result_of_entry(entry) : NULL;
+            out->ok = out->final_result != NULL;
+            if (!out->ok)
+                snprintf(out->error, sizeof out->error, "%s answered something that is not a "
+                         "request history entry", url);
+            json_decref(entry);
+        } else {
+            char said[400];
+            describe_answer(&r, said, sizeof said);
+            snprintf(out->error, sizeof out->error, "the next step failed (%s, HTTP %ld): %s",
+                     url, r.status, said);
+        }
+        http_result_free(&r);
+        break;
+    }
+    free(url);
+}
+
+static bool call_next(const manifest_endpoint *to, const char *url, const chain_file *files,
+                      size_t file_count, long timeout_ms, http_result *r)
+{
+    if (file_count) {
+        http_part *parts = calloc(file_count, sizeof *parts);
+        if (!parts) {
+            snprintf(r->error, sizeof r->error, "out of memory");
+            return false;
+        }
+        for (size_t i = 0; i < file_count; i++)
+            parts[i] = (http_part){.field = files[i].mount, .path = files[i].path,
+                                   .filename = files[i].mount,
+                                   .content_type = "application/octet-stream"};
+        bool answered = http_post_multipart(url, parts, file_count, timeout_ms, r);
+        free(parts);
+        return answered;
+    }
+    if (!strcmp(to->method, "post"))
+        return http_request_send("POST", url, NULL, 0, NULL, 0, NULL, timeout_ms, r);
+    return http_get(url, timeout_ms, r);
+}
+
+void chain_forward(const manifest_endpoint *to, const char *primitive, const chain_file *files,
+                   size_t file_count, long timeout_ms, const char *request_id,
+                   chain_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    double deadline = now_ms() + (double)timeout_ms;
+    out->next_url = next_url(to, file_count ? NULL : primitive);
+    if (!out->next_url) {
+        snprintf(out->error, sizeof out->error, "out of memory");
+        return;
+    }
+    http_result r = {0};
+    if (!call_next(to, out->next_url, files, file_count, timeout_ms, &r)) {
+        snprintf(out->error, sizeof out->error, "the next step %s cannot be reached: %s",
+                 out->next_url, r.error);
+    } else if (r.status >= 300) {
+        char said[400];
+        describe_answer(&r, said, sizeof said);
+        snprintf(out->error, sizeof out->error, "the next step %s answered HTTP %ld: %s",
+                 out->next_url, r.status, said);
+    } else {
+        json_t *body = http_result_json(&r);
+        json_t *result_url = json_object_get(body, "resultUrl");
+        if (json_is_string(result_url))
+            out->next_result_url = strdup(json_string_value(result_url));
+        json_t *result = json_object_get(body, "result");
+        if (result && !looks_like_url(result)) {
+            out->final_result = json_incref(result);
+            out->ok = true;
+        } else if (result || out->next_result_url) {
+            follow(result ? json_string_value(result) : out->next_result_url, deadline, out);
+        } else {
+            snprintf(out->error, sizeof out->error,
+                     "the next step %s answered without a result or a resultUrl", out->next_url);
+        }
+        json_decref(body);
+    }
+    http_result_free(&r);
+    if (out->ok)
+        log_debug("chain.done", "request=%s next=%s", request_id, log_quote(out->next_url));
+    else
+        log_warn("chain.failed", "request=%s next=%s reason=%s", request_id,
+                 log_quote(out->next_url), log_quote(out->error));
+}
+
+void chain_outcome_free(chain_outcome *out)
+{
+    json_decref(out->final_result);
+    free(out->next_url);
+    free(out->next_result_url);
+    memset(out, 0, sizeof *out);
+}

@@ -1,0 +1,26 @@
+/*
+ * deploy_build.h — turning a parsed manifest into a running deployment version in its
+ * directory: fetch each module binary and data file (or find them on disk after a
+ * restart), check each module with the engine and against what this supervisor
+ * offers, and start one runtime per module.
+ */
+#ifndef LIQUID_SUPERVISOR_DEPLOY_BUILD_H
+#define LIQUID_SUPERVISOR_DEPLOY_BUILD_H
+
+#include "supervisor/deployment.h"
+#include "supervisor/deployment_store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum deploy_source {
+    DEPLOY_FETCH,       /* POST /deploy: download everything into d->dir */
+    DEPLOY_RESTORE,     /* restart: the files are in d->dir; restore saved memory */
+} deploy_source;
+
+/* Fills d->runtimes. Returns 200, or the HTTP status of the failure with the reason
+ * (naming the field or URL at fault) in err. */
+int deploy_build(const deploy_settings *settings, deployment *d, deploy_source source,
+                 char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * deployment.c — a deployment and its reference count (see deployment.h).
+ */
+#include "supervisor/deployment.h"
+
+#include "base/log.h"
+#include "supervisor/files.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char *now_rfc3339(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             ts.tv_nsec / 1000000L);
+    return strdup(buf);
+}
+
+deployment *deployment_new(manifest *m, unsigned version, const char *dir)
+{
+    deployment *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    atomic_init(&d->refs, 1);
+    atomic_init(&d->retired, false);
+    d->manifest = m;
+    d->version = version;
+    d->id = strdup(m->deployment_id);
+    d->dir = strdup(dir);
+    d->deployed_at = now_rfc3339();
+    d->runtimes = calloc(m->module_count, sizeof *d->runtimes);
+    if (!d->id || !d->dir || !d->deployed_at || !d->runtimes) {
+        d->manifest = NULL;     /* the caller still owns it on failure */
+        deployment_release(d);
+        return NULL;
+    }
+    return d;
+}
+
+deployment *deployment_acquire(deployment *d)
+{
+    if (d)
+        atomic_fetch_add(&d->refs, 1);
+    return d;
+}
+
+void deployment_release(deployment *d)
+{
+    if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
+        return;
+    for (size_t i = 0; d->manifest && d->runtimes && i < d->manifest->module_count; i++)
+        module_runtime_free(d->runtimes[i]);
+    if (atomic_load(&d->retired) && d->dir) {
+        if (files_remove_tree(d->dir))
+            log_info("deployment.files_removed", "deployment=%s version=%u dir=%s", d->id,
+                     d->version, log_quote(d->dir));
+        else
+            log_warn("deployment.files_not_removed", "deployment=%s version=%u dir=%s",
+                     d->id, d->version, log_quote(d->dir));
+    }
+    manifest_free(d->manifest);
+    free(d->runtimes);
+    free(d->id);
+    free(d->dir);
+    free(d->deployed_at);
+    free(d);
+}
+
+module_runtime *deployment_module(deployment *d, const char *name,
+                                  const manifest_module **module)
+{
+    for (size_t i = 0; i < d->manifest->module_count; i++)
+        if (!strcmp(d->manifest->modules[i].name, name)) {
+            if (module)
+                *module = &d->manifest->modules[i];
+            return d->runtimes[i];
+        }
+    return NULL;
+}
+
+char *deployment_path(const deployment *d, const char *sub, const char *name,
+                      const char *suffix)
+{
+    if (!name)
+        return files_join(d->dir, sub, NULL);
+    size_t n = strlen(name) + (suffix ? strlen(suffix) : 0) + 1;
+    char *leaf = malloc(n);
+    if (!leaf)
+        return NULL;
+    snprintf(leaf, n, "%s%s", name, suffix ? suffix : "");
+    char *path = files_join(d->dir, sub, leaf, NULL);
+    free(leaf);
+    return path;
+}
+
+json_t *deployment_describe(const deployment *d)
+{
+    json_t *modules = json_array();
+    for (size_t i = 0; i < d->manifest->module_count; i++) {
+        const manifest_module *m = &d->manifest->modules[i];
+        json_t *functions = json_array();
+        for (size_t j = 0; j < m->function_count; j++)
+            json_array_append_new(functions, json_string(m->functions[j].name));
+        json_array_append_new(modules, json_pack("{s:s, s:o}", "name", m->name, "functions",
+                                                 functions));
+    }
+    return json_pack("{s:s, s:I, s:s, s:o, s:O}", "deploymentId", d->id, "version",
+                     (json_int_t)d->version, "deployedAt", d->deployed_at, "modules", modules,
+                     "manifest", d->manifest->json);
+}

@@ -1,0 +1,55 @@
+/*
+ * deployment.h — one deployment on this supervisor: its manifest, its directory and
+ * one running module per manifest module.
+ *
+ * A deployment is shared by every call that uses it and counted: the deployment
+ * store holds one reference, each call another. Replacing or removing a deployment
+ * only marks it retired; the last reference frees it and, if retired, removes its
+ * directory, so calls in flight finish on the version they started with.
+ *
+ * On disk (instance/deployments/<id>/v<version>/):
+ *   deployment.json        the mini-manifest as received
+ *   modules/<name>.wasm    each module's binary
+ *   sandbox/<name>/        each module's directory, preopened as "." (data files,
+ *                          inputs and outputs under their mount names)
+ *   state/<name>.snap      each module's memory, saved at shutdown
+ *   READY                  written last: a version without it never finished deploying
+ */
+#ifndef LIQUID_SUPERVISOR_DEPLOYMENT_H
+#define LIQUID_SUPERVISOR_DEPLOYMENT_H
+
+#include "supervisor/manifest.h"
+#include "supervisor/module_runtime.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef struct deployment {
+    atomic_int refs;
+    atomic_bool retired;
+    char *id;
+    unsigned version;
+    char *dir;                  /* instance/deployments/<id>/v<version> */
+    char *deployed_at;          /* RFC 3339 */
+    manifest *manifest;
+    module_runtime **runtimes;  /* parallel to manifest->modules */
+} deployment;
+
+/* A deployment with one reference and no runtimes yet; takes the manifest. */
+deployment *deployment_new(manifest *m, unsigned version, const char *dir);
+deployment *deployment_acquire(deployment *d);
+void deployment_release(deployment *d);
+
+/* The runtime and manifest entry of a module by name; NULL if there is none. */
+module_runtime *deployment_module(deployment *d, const char *name,
+                                  const manifest_module **module);
+
+/* Paths inside the deployment's directory (malloc'ed). */
+char *deployment_path(const deployment *d, const char *sub, const char *name,
+                      const char *suffix);
+
+/* {"deploymentId", "version", "deployedAt", "modules": [...], "manifest": {...}} */
+json_t *deployment_describe(const deployment *d);
+
+#endif

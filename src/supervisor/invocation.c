@@ -1,0 +1,562 @@
+/*
+ * invocation.c — one call of a deployed function (wasmiot-api.md §2.6, §2.9, §2.10):
+ *
+ *   prepare   find the function, convert the query arguments, check the uploaded
+ *             files against the execution mounts and move them to the spool — all
+ *             before answering, so a bad request gets its 4xx and nothing runs;
+ *   run       in the module's runtime, under its lock: place the inputs in the
+ *             sandbox, call the export, take the result as the endpoint describes it,
+ *             copy output files aside for the next step;
+ *   chain     hand the result to the next step and follow it to the final result;
+ *   record    one history entry, success or failure, with timings.
+ *
+ * A GET runs on the HTTP worker and answers {resultUrl, result}; a POST answers
+ * {resultUrl} at once and runs on the executor (history says 404 until it is done).
+ */
+#define _GNU_SOURCE
+#include "supervisor/supervisor.h"
+
+#include "base/ids.h"
+#include "supervisor/call_args.h"
+#include "supervisor/chain.h"
+#include "supervisor/files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PARAMS 64
+
+typedef struct staged_file {
+    const char *mount;          /* points into the manifest */
+    char *spool_path;           /* where it waits until the call runs */
+    char *sandbox_path;         /* where the module finds it */
+} staged_file;
+
+typedef struct invocation {
+    supervisor *sv;
+    deployment *dep;
+    module_runtime *rt;
+    const manifest_module *module;
+    const manifest_function *function;
+    char id[IDS_OBJECT_ID_SIZE];
+    const char *method;         /* "GET" or "POST" */
+    char *base_url;
+    wasm_value args[MAX_PARAMS];
+    uint32_t arg_count;
+    json_t *request_args;
+    staged_file *files;
+    size_t file_count;
+    char *spool_dir;            /* <spool>/<request id>, created on demand */
+    /* times: wall clock for the record, monotonic for durations */
+    struct timespec queued_wall;
+    double queued, started, ran, finished;
+    /* outcome */
+    bool success;
+    int status;                 /* HTTP status for a synchronous answer */
+    char error[800];
+    json_t *own_result;
+    json_t *outputs;            /* URLs of output files */
+    chain_file *chain_files;
+    size_t chain_file_count;
+    chain_outcome chain;
+    bool chained;
+} invocation;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static json_t *rfc3339(const struct timespec *ts)
+{
+    struct tm tm;
+    gmtime_r(&ts->tv_sec, &tm);
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             ts->tv_nsec / 1000000L);
+    return json_string(buf);
+}
+
+static void fail(invocation *inv, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(invocation *inv, int status, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(inv->error, sizeof inv->error, fmt, args);
+    va_end(args);
+    inv->status = status;
+    inv->success = false;
+}
+
+static void invocation_free(invocation *inv)
+{
+    for (size_t i = 0; i < inv->file_count; i++) {
+        if (inv->files[i].spool_path)
+            unlink(inv->files[i].spool_path);
+        free(inv->files[i].spool_path);
+        free(inv->files[i].sandbox_path);
+    }
+    for (size_t i = 0; i < inv->chain_file_count; i++) {
+        unlink(inv->chain_files[i].path);
+        free((char *)inv->chain_files[i].path);
+    }
+    if (inv->spool_dir)
+        rmdir(inv->spool_dir);
+    free(inv->chain_files);
+    free(inv->files);
+    free(inv->spool_dir);
+    free(inv->base_url);
+    json_decref(inv->request_args);
+    json_decref(inv->own_result);
+    json_decref(inv->outputs);
+    chain_outcome_free(&inv->chain);
+    deployment_release(inv->dep);
+    free(inv);
+}
+
+static char *result_url(const invocation *inv)
+{
+    char *url;
+    return asprintf(&url, "%s/request-history/%s", inv->base_url, inv->id) < 0 ? NULL : url;
+}
+
+/* ------------------------------------------------------------- prepare */
+
+static bool ensure_spool_dir(invocation *inv, char *err, size_t err_size)
+{
+    if (inv->spool_dir)
+        return true;
+    inv->spool_dir = files_join(inv->sv->spool_dir, inv->id, NULL);
+    if (!inv->spool_dir) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    if (mkdir(inv->spool_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, err_size, "cannot keep the request's files in %s: %s", inv->spool_dir,
+                 strerror(errno));
+        free(inv->spool_dir);
+        inv->spool_dir = NULL;
+        return false;
+    }
+    return true;
+}
+
+static const manifest_mount *execution_mount(const manifest_function *f, const char *name)
+{
+    for (size_t i = 0; i < f->execution.count; i++)
+        if (!strcmp(f->execution.items[i].path, name))
+            return &f->execution.items[i];
+    return NULL;
+}
+
+static staged_file *staged(invocation *inv, const char *mount)
+{
+    for (size_t i = 0; i < inv->file_count; i++)
+        if (!strcmp(inv->files[i].mount, mount))
+            return &inv->files[i];
+    return NULL;
+}
+
+static void list_mounts(const manifest_function *f, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < f->execution.count && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "",
+                                 f->execution.items[i].path);
+    if (!f->execution.count)
+        snprintf(out, size, "none");
+}
+
+/* One uploaded file (or text field) for an execution mount, moved to the spool.
+ * Returns the HTTP status: 400 for what the client sent, 500 for a local failure. */
+static int stage_one(invocation *inv, const char *field, const char *upload_path,
+                     const char *text, char *err, size_t err_size)
+{
+    const manifest_mount *mount = execution_mount(inv->function, field);
+    if (!mount) {
+        char mounts[512];
+        list_mounts(inv->function, mounts, sizeof mounts);
+        snprintf(err, err_size, "%s: unexpected input file: %s takes the files: %s",
+                 field, inv->function->name, mounts);
+        return 400;
+    }
+    if (staged(inv, field)) {
+        snprintf(err, err_size, "%s: sent twice", field);
+        return 400;
+    }
+    if (!ensure_spool_dir(inv, err, err_size))
+        return 500;
+    staged_file *f = &inv->files[inv->file_count];
+    f->mount = mount->path;
+    f->spool_path = files_join(inv->spool_dir, mount->path, NULL);
+    f->sandbox_path = files_join(module_runtime_sandbox(inv->rt), mount->path, NULL);
+    if (!f->spool_path || !f->sandbox_path) {
+        snprintf(err, err_size, "out of memory");
+        return 500;
+    }
+    inv->file_count++;
+    bool ok = upload_path ? files_move(upload_path, f->spool_path, err, err_size)
+                          : files_write_atomic(f->spool_path, text, strlen(text), err, err_size);
+    return ok ? 200 : (errno == ENOSPC ? 507 : 500);
+}
+
+static int stage_files(invocation *inv, http_request *req, char *err, size_t err_size)
+{
+    size_t uploads = http_request_upload_count(req), fields = http_request_field_count(req);
+    inv->files = calloc(uploads + fields + 1, sizeof *inv->files);
+    if (!inv->files) {
+        snprintf(err, err_size, "out of memory");
+        return 500;
+    }
+    int status = 200;
+    for (size_t i = 0; i < uploads && status == 200; i++) {
+        const http_upload *u = http_request_upload_at(req, i);
+        status = stage_one(inv, u->field, u->path, NULL, err, err_size);
+    }
+    for (size_t i = 0; i < fields && status == 200; i++) {
+        const char *name, *value;
+        if (http_request_field_at(req, i, &name, &value))
+            status = stage_one(inv, name, NULL, value, err, err_size);
+    }
+    for (size_t i = 0; i < inv->function->execution.count && status == 200; i++) {
+        const manifest_mount *m = &inv->function->execution.items[i];
+        if (m->required && !staged(inv, m->path)) {
+            snprintf(err, err_size, "%s: missing input file: send it as a multipart/form-data "
+                     "part named '%s'", m->path, m->path);
+            status = 400;
+        }
+    }
+    return status;
+}
+
+static int convert_args(invocation *inv, http_request *req, char *err, size_t err_size)
+{
+    wasm_functype_view type;
+    if (!module_runtime_export_type(inv->rt, inv->function->name, &type)) {
+        snprintf(err, err_size, "module %s has no exported function %s", inv->module->name,
+                 inv->function->name);
+        return 404;
+    }
+    size_t count = http_request_query_count(req);
+    call_arg args[MAX_PARAMS];
+    if (type.param_count > MAX_PARAMS || count > MAX_PARAMS) {
+        snprintf(err, err_size, "too many parameters (at most %d)", MAX_PARAMS);
+        return 400;
+    }
+    inv->request_args = json_object();
+    for (size_t i = 0; i < count; i++) {
+        http_request_query_at(req, i, &args[i].name, &args[i].value);
+        json_object_set_new(inv->request_args, args[i].name, json_string(args[i].value));
+    }
+    if (!call_args_convert(inv->function->name, type, inv->function->endpoint, args, count,
+                           inv->args, err, err_size))
+        return 400;
+    inv->arg_count = type.param_count;
+    return 200;
+}
+
+/* Finds deployment, module and function. 404 names what is missing. */
+static int find_function(invocation *inv, http_request *req, char *err, size_t err_size)
+{
+    const char *dep_id = http_request_param(req, "deployment");
+    const char *module = http_request_param(req, "module");
+    const char *function = http_request_param(req, "function");
+    inv->dep = deployment_store_get(inv->sv->deployments, dep_id);
+    if (!inv->dep) {
+        snprintf(err, err_size, "deployment %s does not exist on this device", dep_id);
+        return 404;
+    }
+    inv->rt = deployment_module(inv->dep, module, &inv->module);
+    if (!inv->rt) {
+        snprintf(err, err_size, "deployment %s has no module %s", dep_id, module);
+        return 404;
+    }
+    inv->function = manifest_find_function(inv->module, function);
+    if (!inv->function || !inv->function->endpoint) {
+        snprintf(err, err_size, "module %s of deployment %s has no endpoint %s", module, dep_id,
+                 function);
+        return 404;
+    }
+    return 200;
+}
+
+/* ------------------------------------------------------------------ run */
+
+/* Places staged inputs in the sandbox (under the module lock). */
+static bool place_inputs(invocation *inv)
+{
+    char err[600];
+    for (size_t i = 0; i < inv->file_count; i++) {
+        staged_file *f = &inv->files[i];
+        if (!files_move(f->spool_path, f->sandbox_path, err, sizeof err)) {
+            fail(inv, 500, "cannot place input file %s for the module: %s", f->mount, err);
+            return false;
+        }
+        free(f->spool_path);
+        f->spool_path = NULL;
+    }
+    return true;
+}
+
+/* The output files the endpoint promises: they must exist; copies go to the spool
+ * for the next step, so a later call cannot change them under the transfer. */
+static bool take_outputs(invocation *inv)
+{
+    const manifest_mount_list *out = &inv->function->output;
+    const char *sandbox = module_runtime_sandbox(inv->rt);
+    inv->outputs = json_array();
+    /* files go to the next step only when they are the result */
+    bool forward = inv->function->next && inv->function->endpoint->response_is_file;
+    if (forward && out->count) {
+        char err[600];
+        inv->chain_files = calloc(out->count, sizeof *inv->chain_files);
+        if (!inv->chain_files || !ensure_spool_dir(inv, err, sizeof err)) {
+            fail(inv, 500, "cannot keep output files for the next step: %s", err);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < out->count; i++) {
+        const char *name = out->items[i].path;
+        int fd = files_open_regular(sandbox, name);
+        if (fd < 0) {
+            if (!out->items[i].required)
+                continue;
+            fail(inv, 500, "%s.%s returned without writing its output file %s",
+                 inv->module->name, inv->function->name, name);
+            return false;
+        }
+        close(fd);
+        char *url;
+        if (asprintf(&url, "%s/module_results/%s/%s/%s", inv->base_url, inv->dep->id,
+                     inv->module->name, name) >= 0) {
+            json_array_append_new(inv->outputs, json_string(url));
+            free(url);
+        }
+        if (!forward)
+            continue;
+        char err[600];
+        char *from = files_join(sandbox, name, NULL);
+        char *to = files_join(inv->spool_dir, name, NULL);
+        bool copied = from && to && files_copy(from, to, err, sizeof err);
+        free(from);
+        if (!copied) {
+            free(to);
+            fail(inv, 500, "cannot keep output file %s for the next step: %s", name, err);
+            return false;
+        }
+        inv->chain_files[inv->chain_file_count++] = (chain_file){.mount = name, .path = to};
+    }
+    return true;
+}
+
+/* The endpoint's response description decides what the result is. */
+static void take_result(invocation *inv, const module_call_outcome *call)
+{
+    if (inv->function->endpoint->response_is_file) {
+        inv->own_result = json_null();     /* the file is the result: see outputs */
+        return;
+    }
+    if (!call->has_value) {
+        inv->own_result = json_null();
+        return;
+    }
+    char text[64];
+    call_value_format(&call->value, text, sizeof text);
+    inv->own_result = json_string(text);   /* "233": a string, as the references answer */
+}
+
+static void run_module(invocation *inv)
+{
+    module_call_outcome call;
+    module_runtime_lock(inv->rt);
+    inv->started = now_ms();
+    bool ok = place_inputs(inv);
+    if (ok) {
+        module_runtime_call(inv->rt, inv->function->name, inv->args, inv->arg_count, &call);
+        inv->ran = now_ms();
+        if (!call.ok)
+            fail(inv, 500, "%s", call.error);
+        ok = call.ok && take_outputs(inv);
+        if (ok)
+            take_result(inv, &call);
+    }
+    module_runtime_unlock(inv->rt);
+    if (!inv->ran)
+        inv->ran = now_ms();
+    inv->success = ok;
+}
+
+static void run_chain(invocation *inv)
+{
+    const manifest_endpoint *next = inv->function->next;
+    if (!next) {
+        return;
+    }
+    const char *primitive = json_string_value(inv->own_result);
+    chain_forward(next, primitive, inv->chain_files, inv->chain_file_count,
+                  (long)inv->sv->config->chain_timeout_ms, inv->id, &inv->chain);
+    inv->chained = true;
+    if (!inv->chain.ok)
+        fail(inv, 502, "%s", inv->chain.error);
+}
+
+/* {"result": own} at the end of a pipeline (the Rust reference's shape), the next
+ * step's final result otherwise. */
+static json_t *final_result(invocation *inv)
+{
+    if (inv->chained)
+        return json_incref(inv->chain.final_result);
+    json_t *final = json_pack("{s:O}", "result", inv->own_result);
+    if (json_array_size(inv->outputs))
+        json_object_set(final, "outputs", inv->outputs);
+    return final;
+}
+
+/* --------------------------------------------------------------- record */
+
+static json_t *request_files_json(const invocation *inv)
+{
+    json_t *files = json_object();
+    for (size_t i = 0; i < inv->file_count; i++)
+        json_object_set_new(files, inv->files[i].mount, json_string(inv->files[i].sandbox_path));
+    return files;
+}
+
+static json_t *timings_json(const invocation *inv)
+{
+    double started = inv->started ? inv->started : inv->finished;
+    double ran = inv->ran ? inv->ran : started;
+    return json_pack("{s:f, s:f, s:f, s:f}", "queueMs", started - inv->queued, "runMs",
+                     ran - started, "chainMs", inv->finished - ran, "totalMs",
+                     inv->finished - inv->queued);
+}
+
+static void record(invocation *inv)
+{
+    inv->finished = now_ms();
+    json_t *result;
+    if (inv->success)
+        result = json_incref(inv->own_result);
+    else
+        result = json_string(inv->error);
+    json_t *entry = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:b, s:O}", "request_id", inv->id,
+        "deployment_id", inv->dep->id, "module_name", inv->module->name, "function_name",
+        inv->function->name, "method", inv->method, "request_args", inv->request_args,
+        "request_files", request_files_json(inv), "work_queued_at", rfc3339(&inv->queued_wall),
+        "result", result ? result : json_null(), "success", inv->success, "outputs",
+        inv->outputs ? inv->outputs : json_array());
+    if (!entry)
+        return;
+    if (inv->chained) {
+        json_object_set_new(entry, "next", inv->chain.next_result_url
+                                               ? json_string(inv->chain.next_result_url)
+                                               : json_string(inv->chain.next_url));
+        if (inv->success)
+            json_object_set_new(entry, "chainResult", json_incref(inv->chain.final_result));
+    }
+    json_object_set_new(entry, "deploymentVersion", json_integer(inv->dep->version));
+    json_object_set_new(entry, "timings", timings_json(inv));
+    history_put(inv->sv->history, entry);
+    if (inv->success)
+        log_info("call.done", "deployment=%s module=%s function=%s request=%s method=%s ms=%.3f",
+                 inv->dep->id, inv->module->name, inv->function->name, inv->id, inv->method,
+                 inv->finished - inv->queued);
+    else
+        log_warn("call.failed",
+                 "deployment=%s module=%s function=%s request=%s method=%s status=%d reason=%s",
+                 inv->dep->id, inv->module->name, inv->function->name, inv->id, inv->method,
+                 inv->status, log_quote(inv->error));
+}
+
+static void execute(invocation *inv)
+{
+    run_module(inv);
+    if (inv->success)
+        run_chain(inv);
+    record(inv);
+}
+
+/* ------------------------------------------------------------- answers */
+
+static void answer(invocation *inv, http_request *req)
+{
+    char *url = result_url(inv);
+    json_t *body;
+    if (inv->success) {
+        body = json_pack("{s:s?, s:o}", "resultUrl", url, "result", final_result(inv));
+        http_respond_json(req, 200, body);
+    } else {
+        body = json_pack("{s:s, s:s, s:s?}", "errorText", inv->error, "error", inv->error,
+                         "resultUrl", url);
+        http_respond_json(req, inv->status ? inv->status : 500, body);
+    }
+    free(url);
+}
+
+static void run_queued(void *arg, bool cancelled)
+{
+    invocation *inv = arg;
+    if (cancelled) {
+        fail(inv, 503, "not run: the supervisor shut down before the call's turn came");
+        record(inv);
+    } else {
+        execute(inv);
+    }
+    invocation_free(inv);
+}
+
+void invocation_handle(supervisor *sv, http_request *req)
+{
+    invocation *inv = calloc(1, sizeof *inv);
+    if (!inv) {
+        http_respond_error(req, 500, "out of memory");
+        return;
+    }
+    inv->sv = sv;
+    inv->queued = now_ms();
+    clock_gettime(CLOCK_REALTIME, &inv->queued_wall);
+    inv->method = !strcmp(http_request_method(req), "POST") ? "POST" : "GET";
+    ids_new_object_id(inv->id);
+    inv->base_url = supervisor_base_url(sv, req);
+    char err[800];
+    int status = inv->base_url ? find_function(inv, req, err, sizeof err) : 500;
+    if (!inv->base_url)
+        snprintf(err, sizeof err, "out of memory");
+    if (status == 200)
+        status = convert_args(inv, req, err, sizeof err);
+    if (status == 200)
+        status = stage_files(inv, req, err, sizeof err);
+    if (status != 200) {
+        http_respond_error(req, status, "%s", err);
+        invocation_free(inv);
+        return;
+    }
+    if (!strcmp(inv->method, "GET")) {
+        execute(inv);
+        answer(inv, req);
+        invocation_free(inv);
+        return;
+    }
+    char *url = result_url(inv);
+    if (!url || !executor_submit(sv->executor, run_queued, inv)) {
+        free(url);
+        http_respond_error(req, 503, "the supervisor is shutting down; try another device");
+        invocation_free(inv);
+        return;
+    }
+    http_respond_json(req, 200, json_pack("{s:s}", "resultUrl", url));
+    free(url);
+}

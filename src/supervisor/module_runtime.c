@@ -1,0 +1,326 @@
+/*
+ * module_runtime.c — one running module of a deployment (see module_runtime.h).
+ */
+#include "supervisor/module_runtime.h"
+
+#include "supervisor/imports.h"
+#include "wasm/wasi.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A saved state holds the engine's snapshot and the WASI state (open files):
+ *   "LQSNAP1\0", u64 little-endian engine size, engine bytes, WASI bytes
+ * — the layout `liquid run --snapshot` writes, so a state can be inspected there. */
+#define STATE_MAGIC "LQSNAP1"
+#define STATE_HEADER 16
+
+struct module_runtime {
+    char *deployment_id;
+    char *name;
+    char *sandbox_dir;
+    char *camera_dir;
+    char *remote_functions;
+    host_env env;               /* points at the strings above */
+    wasm_module *module;
+    wasm_store *store;
+    wasm_linker *linker;
+    wasi_ctx *wasi;
+    wasm_instance *instance;
+    wasm_exec *exec;
+    wasm_exec_limits limits;
+    pthread_mutex_t lock;
+    atomic_bool interrupted;    /* a call was stopped mid-way: memory is not consistent */
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void describe_trap(const wasm_trap *trap, const char *what, char *out, size_t size)
+{
+    const char *message = trap->message[0] ? trap->message : wasm_trap_kind_name(trap->kind);
+    if (trap->kind == WASM_TRAP_EXIT)
+        snprintf(out, size, "%s exited with status %d (WASI proc_exit)", what, trap->exit_code);
+    else if (trap->has_location)
+        snprintf(out, size, "%s trapped: %s (function %" PRIu32 ", offset 0x%" PRIx32 ")", what,
+                 message, trap->func_index, trap->offset);
+    else
+        snprintf(out, size, "%s trapped: %s", what, message);
+}
+
+static bool unpack_state(const uint8_t *data, size_t size, const uint8_t **engine,
+                         size_t *engine_size, const uint8_t **wasi, size_t *wasi_size)
+{
+    if (size < STATE_HEADER || memcmp(data, STATE_MAGIC, 8))
+        return false;
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++)
+        n |= (uint64_t)data[8 + i] << (8 * i);
+    if (n > size - STATE_HEADER)
+        return false;
+    *engine = data + STATE_HEADER;
+    *engine_size = (size_t)n;
+    *wasi = *engine + n;
+    *wasi_size = size - STATE_HEADER - (size_t)n;
+    return true;
+}
+
+static bool restore_state(module_runtime *rt, const uint8_t *state, size_t size, char *err,
+                          size_t err_size)
+{
+    const uint8_t *engine, *wasi;
+    size_t engine_size, wasi_size;
+    wasm_error werr = {0};
+    if (!unpack_state(state, size, &engine, &engine_size, &wasi, &wasi_size)) {
+        snprintf(err, err_size, "the saved state is truncated or not a state file");
+        return false;
+    }
+    if (wasm_snapshot_has_call(engine, engine_size)) {
+        snprintf(err, err_size, "the saved state holds a call in progress");
+        return false;
+    }
+    if (!wasm_snapshot_restore(rt->instance, NULL, engine, engine_size, &werr) ||
+        (wasi_size && !wasi_ctx_restore(rt->wasi, wasi, wasi_size, &werr))) {
+        snprintf(err, err_size, "%s", werr.message);
+        return false;
+    }
+    return true;
+}
+
+/* Store, linker, WASI context and instance, with no module code run yet. */
+static bool instantiate(module_runtime *rt, const manifest_limits *limits, char *err,
+                        size_t err_size)
+{
+    wasm_error werr = {0};
+    rt->store = wasm_store_new();
+    rt->linker = rt->store ? wasm_linker_new(rt->store) : NULL;
+    rt->wasi = wasi_ctx_new();
+    if (!rt->linker || !rt->wasi || !wasi_ctx_add_arg(rt->wasi, rt->name)) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    if (!wasi_ctx_preopen_dir(rt->wasi, rt->sandbox_dir, ".", &werr)) {
+        snprintf(err, err_size, "cannot open the module's directory: %s", werr.message);
+        return false;
+    }
+    if (!imports_link(rt->linker, rt->wasi, &rt->env, err, err_size))
+        return false;
+    rt->limits.fuel = limits->fuel;
+    rt->limits.timeout_ms = limits->timeout_ms;
+    uint64_t pages = limits->max_memory_bytes / 65536;
+    wasm_instance_limits instance_limits = {
+        .max_memory_pages = pages > UINT32_MAX ? UINT32_MAX : (uint32_t)pages,
+    };
+    rt->instance = wasm_instantiate(rt->store, rt->module, rt->linker, &instance_limits,
+                                    &rt->limits, &werr);
+    if (!rt->instance) {
+        snprintf(err, err_size, "%s: %s", wasm_error_kind_name(werr.kind), werr.message);
+        return false;
+    }
+    rt->exec = wasm_exec_new(rt->store, &rt->limits);
+    if (!rt->exec) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* A reactor (wasi-libc's -mexec-model=reactor, Rust cdylib) sets itself up in
+ * _initialize before any other export may run. */
+static bool initialize(module_runtime *rt, char *err, size_t err_size)
+{
+    wasm_func *init = wasm_instance_export_func(rt->instance, "_initialize");
+    if (!init)
+        return true;
+    if (wasm_exec_call(rt->exec, init, NULL, 0) == WASM_STATUS_OK)
+        return true;
+    describe_trap(wasm_exec_trap(rt->exec), "_initialize", err, err_size);
+    return false;
+}
+
+module_runtime *module_runtime_new(const module_runtime_config *config, wasm_module *module,
+                                   const uint8_t *state, size_t state_size, char *state_err,
+                                   size_t state_err_size, char *err, size_t err_size)
+{
+    module_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        wasm_module_free(module);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    rt->module = module;
+    pthread_mutex_init(&rt->lock, NULL);
+    atomic_init(&rt->interrupted, false);
+    rt->deployment_id = dup_or_null(config->deployment_id);
+    rt->name = dup_or_null(config->name);
+    rt->sandbox_dir = dup_or_null(config->sandbox_dir);
+    rt->camera_dir = dup_or_null(config->camera_dir);
+    rt->remote_functions = dup_or_null(config->remote_functions);
+    rt->env = (host_env){
+        .camera_dir = rt->camera_dir,
+        .remote_functions = rt->remote_functions,
+        .deployment_id = rt->deployment_id,
+        .module_name = rt->name,
+    };
+    if (!rt->deployment_id || !rt->name || !rt->sandbox_dir) {
+        snprintf(err, err_size, "out of memory");
+        module_runtime_free(rt);
+        return NULL;
+    }
+    if (!instantiate(rt, &config->limits, err, err_size)) {
+        module_runtime_free(rt);
+        return NULL;
+    }
+    bool restored = state && restore_state(rt, state, state_size, state_err, state_err_size);
+    if (!restored && state) {
+        /* a failed restore may have written part of memory: start from a clean instance */
+        wasm_exec_free(rt->exec);
+        wasm_linker_free(rt->linker);
+        wasm_store_free(rt->store);
+        wasi_ctx_free(rt->wasi);
+        rt->exec = NULL, rt->linker = NULL, rt->store = NULL, rt->wasi = NULL;
+        if (!instantiate(rt, &config->limits, err, err_size)) {
+            module_runtime_free(rt);
+            return NULL;
+        }
+    }
+    if (!restored && !initialize(rt, err, err_size)) {
+        module_runtime_free(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+void module_runtime_free(module_runtime *rt)
+{
+    if (!rt)
+        return;
+    if (rt->exec)
+        wasm_exec_free(rt->exec);
+    if (rt->linker)
+        wasm_linker_free(rt->linker);
+    if (rt->store)
+        wasm_store_free(rt->store);
+    wasi_ctx_free(rt->wasi);
+    if (rt->module)
+        wasm_module_free(rt->module);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt->deployment_id);
+    free(rt->name);
+    free(rt->sandbox_dir);
+    free(rt->camera_dir);
+    free(rt->remote_functions);
+    free(rt);
+}
+
+const char *module_runtime_name(const module_runtime *rt)
+{
+    return rt->name;
+}
+
+const char *module_runtime_sandbox(const module_runtime *rt)
+{
+    return rt->sandbox_dir;
+}
+
+const wasm_module *module_runtime_module(const module_runtime *rt)
+{
+    return rt->module;
+}
+
+bool module_runtime_export_type(const module_runtime *rt, const char *function,
+                                wasm_functype_view *type)
+{
+    wasm_func *f = wasm_instance_export_func(rt->instance, function);
+    if (!f)
+        return false;
+    *type = wasm_func_type(f);
+    return true;
+}
+
+void module_runtime_lock(module_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+}
+
+void module_runtime_unlock(module_runtime *rt)
+{
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void module_runtime_call(module_runtime *rt, const char *function, const wasm_value *args,
+                         uint32_t arg_count, module_call_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    wasm_func *f = wasm_instance_export_func(rt->instance, function);
+    if (!f) {
+        snprintf(out->error, sizeof out->error, "module %s exports no function %s", rt->name,
+                 function);
+        out->trap = WASM_TRAP_HOST;
+        return;
+    }
+    wasm_status status = wasm_exec_call(rt->exec, f, args, arg_count);
+    out->fuel_used = wasm_exec_fuel_used(rt->exec);
+    if (status == WASM_STATUS_OK) {
+        wasm_value results[16];
+        uint32_t n = wasm_exec_results(rt->exec, results, 16);
+        out->ok = true;
+        out->has_value = n > 0;
+        if (n > 0)
+            out->value = results[0];
+        return;
+    }
+    if (status == WASM_STATUS_SUSPENDED) {
+        atomic_store(&rt->interrupted, true);
+        out->trap = WASM_TRAP_HOST;
+        snprintf(out->error, sizeof out->error,
+                 "%s was interrupted: the supervisor is shutting down", function);
+        return;
+    }
+    const wasm_trap *trap = wasm_exec_trap(rt->exec);
+    out->trap = trap->kind;
+    describe_trap(trap, function, out->error, sizeof out->error);
+}
+
+void module_runtime_interrupt(module_runtime *rt)
+{
+    wasm_exec_interrupt(rt->exec);
+}
+
+bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
+                               size_t err_size)
+{
+    if (atomic_load(&rt->interrupted)) {
+        snprintf(err, err_size, "a call was interrupted mid-way, so memory is not consistent");
+        return false;
+    }
+    wasm_error werr = {0};
+    uint8_t *engine = NULL, *wasi = NULL;
+    size_t engine_size = 0, wasi_size = 0;
+    bool ok = wasm_snapshot_save(rt->instance, NULL, &engine, &engine_size, &werr) &&
+              wasi_ctx_save(rt->wasi, &wasi, &wasi_size, &werr);
+    uint8_t *state = ok ? malloc(STATE_HEADER + engine_size + wasi_size) : NULL;
+    if (!state) {
+        snprintf(err, err_size, "%s", ok ? "out of memory" : werr.message);
+        free(engine);
+        free(wasi);
+        return false;
+    }
+    memcpy(state, STATE_MAGIC, 8);
+    for (int i = 0; i < 8; i++)
+        state[8 + i] = (uint8_t)((uint64_t)engine_size >> (8 * i));
+    memcpy(state + STATE_HEADER, engine, engine_size);
+    if (wasi_size)
+        memcpy(state + STATE_HEADER + engine_size, wasi, wasi_size);
+    free(engine);
+    free(wasi);
+    *out = state;
+    *out_size = STATE_HEADER + engine_size + wasi_size;
+    return true;
+}

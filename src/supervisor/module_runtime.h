@@ -1,0 +1,76 @@
+/*
+ * module_runtime.h — one module of one deployment, running: its engine instance,
+ * WASI context (its sandbox directory preopened as "."), host functions and the
+ * limits its calls run under.
+ *
+ * The instance lives as long as the deployment, so a module's memory and globals
+ * survive from call to call (the references do the same). Calls into one runtime
+ * are serialized by its lock; different runtimes run in parallel. The lock also
+ * covers what surrounds a call — placing input files in the sandbox, copying output
+ * files out — so two calls never see each other's files.
+ */
+#ifndef LIQUID_SUPERVISOR_MODULE_RUNTIME_H
+#define LIQUID_SUPERVISOR_MODULE_RUNTIME_H
+
+#include "supervisor/manifest.h"
+#include "wasm/wasm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct module_runtime module_runtime;
+
+typedef struct module_runtime_config {
+    const char *deployment_id;
+    const char *name;
+    const char *sandbox_dir;        /* preopened as "." */
+    const char *camera_dir;         /* NULL: none */
+    const char *remote_functions;   /* path of remote_functions.json, may be NULL */
+    manifest_limits limits;         /* effective limits (defaults applied) */
+} module_runtime_config;
+
+/* Instantiates module (the runtime takes ownership of it) and runs its _initialize
+ * export if it has one — or, given a saved state, restores that instead. A state
+ * that cannot be restored is reported in state_err (when non-NULL) and the module
+ * starts afresh. NULL with the reason in err if the module cannot run here. */
+module_runtime *module_runtime_new(const module_runtime_config *config, wasm_module *module,
+                                   const uint8_t *state, size_t state_size, char *state_err,
+                                   size_t state_err_size, char *err, size_t err_size);
+void module_runtime_free(module_runtime *rt);
+
+const char *module_runtime_name(const module_runtime *rt);
+const char *module_runtime_sandbox(const module_runtime *rt);
+const wasm_module *module_runtime_module(const module_runtime *rt);
+
+/* The type of an exported function; false if there is no such function export. */
+bool module_runtime_export_type(const module_runtime *rt, const char *function,
+                                wasm_functype_view *type);
+
+void module_runtime_lock(module_runtime *rt);
+void module_runtime_unlock(module_runtime *rt);
+
+typedef struct module_call_outcome {
+    bool ok;
+    bool has_value;
+    wasm_value value;           /* the first result, as the references take */
+    wasm_trap_kind trap;        /* when !ok */
+    char error[400];            /* when !ok: what happened, with the trap's location */
+    uint64_t fuel_used;
+} module_call_outcome;
+
+/* Calls an export under the runtime's limits. The caller holds the lock. */
+void module_runtime_call(module_runtime *rt, const char *function, const wasm_value *args,
+                         uint32_t arg_count, module_call_outcome *out);
+
+/* Asks a running call to stop at its next safe point (any thread). The call then
+ * fails with "interrupted", and the runtime's state is no longer saved. */
+void module_runtime_interrupt(module_runtime *rt);
+
+/* The instance's memory, globals, tables and open files, in the format `liquid run
+ * --restore` reads. The caller holds the lock. false (reason in err) if there is
+ * nothing consistent to save: a call was interrupted mid-way. */
+bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
+                               size_t err_size);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * supervisor.c — `liquid supervisor`: start the parts in the order that lets each
+ * rely on the one before, wait for SIGTERM or SIGINT, and stop them in the order
+ * that loses nothing.
+ *
+ * Start: instance directory, request history, deployments (restored from disk and
+ * serving again), worker pool, HTTP server, and only then advertisement and
+ * registration, so an orchestrator that finds the device finds it ready.
+ * Stop: stop accepting requests, let calls in flight finish (interrupting those that
+ * outlast the grace period), save each module's memory, sync the history, say
+ * goodbye. Exit 0.
+ */
+#define _GNU_SOURCE
+#include "cli/commands.h"
+#include "supervisor/supervisor.h"
+
+#include "supervisor/device.h"
+#include "supervisor/files.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- starting */
+
+static bool prepare_instance_dir(supervisor *sv, char *err, size_t err_size)
+{
+    const char *dir = sv->config->instance_dir;
+    if (!files_mkdir_p(dir, err, err_size))
+        return false;
+    if (access(dir, W_OK) != 0) {
+        snprintf(err, err_size, "instance directory %s is not writable: %s", dir,
+                 strerror(errno));
+        return false;
+    }
+    /* the spool holds files of requests in flight: none survive a restart */
+    sv->spool_dir = files_join(dir, "spool", NULL);
+    if (!sv->spool_dir) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    files_remove_tree(sv->spool_dir);
+    char *uploads = files_join(sv->spool_dir, "uploads", NULL);
+    bool ok = uploads && files_mkdir_p(uploads, err, err_size);
+    free(uploads);
+    return ok;
+}
+
+static bool start_server(supervisor *sv, char *err, size_t err_size)
+{
+    char *uploads = files_join(sv->spool_dir, "uploads", NULL);
+    http_server_options options = {
+        .bind_address = sv->config->bind_address,
+        .port = (uint16_t)sv->config->port,
+        .max_body_bytes = sv->config->max_upload_bytes,
+        .upload_dir = uploads,
+        .threads = sv->config->http_threads,
+    };
+    size_t route_count;
+    const http_route *routes = supervisor_routes(&route_count);
+    sv->server = uploads ? http_server_start(&options, routes, route_count, sv, err, err_size)
+                         : NULL;
+    free(uploads);
+    return sv->server != NULL;
+}
+
+static bool start(supervisor *sv, char *err, size_t err_size)
+{
+    const supervisor_config *c = sv->config;
+    if (!prepare_instance_dir(sv, err, err_size))
+        return false;
+    char *history_path = files_join(c->instance_dir, "history.jsonl", NULL);
+    sv->history = history_path ? history_open(history_path, c->history_limit, err, err_size)
+                               : NULL;
+    free(history_path);
+    if (!sv->history)
+        return false;
+    sv->device = device_new(c, err, err_size);
+    if (!sv->device)
+        return false;
+    deploy_settings settings = {
+        .instance_dir = c->instance_dir,
+        .camera_dir = c->camera_dir,
+        .remote_functions = c->remote_functions,
+        .default_limits = c->default_limits,
+        .download_timeout_ms = (long)c->download_timeout_ms,
+        .max_download_bytes = c->max_download_bytes,
+    };
+    sv->deployments = deployment_store_open(&settings, err, err_size);
+    if (!sv->deployments)
+        return false;
+    sv->executor = executor_start(c->workers, err, err_size);
+    if (!sv->executor || !start_server(sv, err, err_size))
+        return false;
+    uint16_t port = http_server_port(sv->server);
+    log_info("supervisor.listening", "name=%s address=%s port=%u deployments=%zu history=%zu",
+             log_quote(c->name), c->bind_address ? c->bind_address : "0.0.0.0", port,
+             deployment_store_count(sv->deployments), history_count(sv->history));
+    return device_announce(sv->device, port, err, err_size);
+}
+
+/* ------------------------------------------------------------- stopping */
+
+typedef struct grace_timer {
+    pthread_mutex_t lock;
+    pthread_cond_t done_changed;
+    bool done;
+    uint64_t grace_ms;
+    deployment_store *deployments;
+} grace_timer;
+
+/* Interrupts calls still running when the grace period ends. */
+static void *grace_timer_main(void *arg)
+{
+    grace_timer *t = arg;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)(t->grace_ms / 1000);
+    deadline.tv_nsec += (long)(t->grace_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&t->lock);
+    int rc = 0;
+    while (!t->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&t->done_changed, &t->lock, &deadline);
+    bool interrupt = !t->done;
+    pthread_mutex_unlock(&t->lock);
+    if (interrupt) {
+        log_warn("supervisor.interrupting", "grace_ms=%llu",
+                 (unsigned long long)t->grace_ms);
+        deployment_store_interrupt_all(t->deployments);
+    }
+    return NULL;
+}
+
+static void stop(supervisor *sv)
+{
+    atomic_store(&sv->stopping, true);
+    grace_timer timer = {.grace_ms = sv->config->shutdown_grace_ms,
+                         .deployments = sv->deployments};
+    pthread_mutex_init(&timer.lock, NULL);
+    pthread_cond_init(&timer.done_changed, NULL);
+    pthread_t thread;
+    bool timed = sv->deployments &&
+                 pthread_create(&thread, NULL, grace_timer_main, &timer) == 0;
+    if (sv->server)
+        http_server_stop(sv->server);       /* no new requests; GET calls finish */
+    if (sv->executor)
+        executor_stop(sv->executor);        /* POST calls finish; queued ones are recorded */
+    if (timed) {
+        pthread_mutex_lock(&timer.lock);
+        timer.done = true;
+        pthread_cond_signal(&timer.done_changed);
+        pthread_mutex_unlock(&timer.lock);
+        pthread_join(thread, NULL);
+    }
+    pthread_mutex_destroy(&timer.lock);
+    pthread_cond_destroy(&timer.done_changed);
+    if (sv->deployments) {
+        deployment_store_save_states(sv->deployments);
+        deployment_store_close(sv->deployments);
+    }
+    history_close(sv->history);
+    device_free(sv->device);    /* mDNS goodbye, last logs forwarded */
+    free(sv->spool_dir);
+}
+
+/* ---------------------------------------------------------------- main */
+
+int command_supervisor(int argc, char **argv)
+{
+    supervisor_config config;
+    int rc = supervisor_config_load(&config, argc, argv);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    log_set_level(config.log_level);
+    /* every thread inherits this mask; the main thread takes the signals in sigwait */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    supervisor sv = {.config = &config};
+    atomic_init(&sv.stopping, false);
+    char err[1024] = "";
+    if (!start(&sv, err, sizeof err)) {
+        fprintf(stderr, "liquid supervisor: %s\n", err);
+        log_error("supervisor.start_failed", "reason=%s", log_quote(err));
+        stop(&sv);
+        supervisor_config_free(&config);
+        return 1;
+    }
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    log_info("supervisor.stopping", "signal=%s", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    stop(&sv);
+    log_info("supervisor.stopped", "name=%s", log_quote(config.name));
+    supervisor_config_free(&config);
+    return 0;
+}

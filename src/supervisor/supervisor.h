@@ -1,0 +1,81 @@
+/*
+ * supervisor.h — `liquid supervisor`, the agent on every device: its settings and the
+ * parts one running supervisor is made of, shared by the HTTP handlers.
+ *
+ *   supervisor_config.c   settings from defaults, a JSON file, environment, flags
+ *   supervisor.c          start-up, signals, orderly shutdown
+ *   routes.c              the HTTP routes of the Wasm-IoT supervisor API
+ *   invocation.c          one function call: arguments, files, run, result, history
+ *   chain.c               handing a result to the next step of a pipeline
+ *   deployment_store.c    deployments: deploy, swap, remove, restore
+ *   history.c             the request history, persisted
+ *   device.c              what the device is (sysinfo) and who knows it (orchestrator link)
+ */
+#ifndef LIQUID_SUPERVISOR_SUPERVISOR_H
+#define LIQUID_SUPERVISOR_SUPERVISOR_H
+
+#include "base/http_server.h"
+#include "base/log.h"
+#include "supervisor/deployment_store.h"
+#include "supervisor/executor.h"
+#include "supervisor/history.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct supervisor_config {
+    char *name;                 /* device name: mDNS instance, orchestrator identity */
+    char *bind_address;
+    unsigned port;
+    char *instance_dir;
+    char *orchestrator_url;     /* NULL: none (mDNS or POST /register may bring one) */
+    char *logging_endpoint;
+    unsigned renewal_seconds;
+    bool mdns;
+    char *advertised_address;   /* NULL: the primary interface's */
+    char *camera_dir;
+    char *remote_functions;
+    json_t *capabilities;       /* object, from the config file */
+    unsigned history_limit;
+    uint64_t max_upload_bytes;
+    uint64_t max_download_bytes;
+    manifest_limits default_limits;
+    unsigned workers;
+    unsigned http_threads;
+    uint64_t chain_timeout_ms;
+    uint64_t download_timeout_ms;
+    uint64_t shutdown_grace_ms;
+    log_level log_level;
+} supervisor_config;
+
+/* Fills config from defaults < config file < environment < flags. Returns 0 to run,
+ * -1 when --help was printed, or 2 after printing a usage error. */
+int supervisor_config_load(supervisor_config *config, int argc, char **argv);
+void supervisor_config_free(supervisor_config *config);
+
+typedef struct device device;   /* device.c */
+
+typedef struct supervisor {
+    supervisor_config *config;
+    deployment_store *deployments;
+    history *history;
+    executor *executor;
+    http_server *server;
+    device *device;
+    char *spool_dir;            /* <instance>/spool: uploads and files between steps */
+    atomic_bool stopping;
+} supervisor;
+
+/* The route table (routes.c). */
+const http_route *supervisor_routes(size_t *count);
+
+/* GET|POST /{deployment}/modules/{module}/{function} (invocation.c). */
+void invocation_handle(supervisor *sv, http_request *req);
+
+/* The base URL others reach this supervisor at, as the client saw it (Host header),
+ * for resultUrl and output file links. malloc'ed. */
+char *supervisor_base_url(supervisor *sv, http_request *req);
+
+#endif
