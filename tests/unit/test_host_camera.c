@@ -1,0 +1,194 @@
+/*
+ * test_host_camera.c — camera.* backed by a directory of JPEG files: frames come in
+ * name order, round robin; the static variant cuts to the buffer and says how much it
+ * wrote; the dynamic one asks the module's alloc for room (which may grow memory) and
+ * reports where; and every way it cannot work traps with the reason.
+ */
+#define _GNU_SOURCE
+#include "test_host_helpers.h"
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct camera_dir {
+    char path[64];
+} camera_dir;
+
+static void write_file(const char *dir, const char *name, const void *data, size_t size)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    fclose(f);
+}
+
+/* A fresh directory (the camera's position is kept per directory, per process). */
+static void make_camera(camera_dir *c)
+{
+    snprintf(c->path, sizeof c->path, "/tmp/test_host_camera_XXXXXX");
+    assert_non_null(mkdtemp(c->path));
+}
+
+static void remove_camera(camera_dir *c)
+{
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", c->path);
+    assert_int_equal(system(command), 0);
+}
+
+/* Checks that guest memory at ptr holds data. */
+static void assert_guest_bytes(host_fixture *f, uint32_t ptr, const void *data, size_t size)
+{
+    uint64_t memory_size;
+    uint8_t *memory = wasm_instance_memory(f->instance, &memory_size);
+    assert_true(ptr + size <= memory_size);
+    assert_memory_equal(memory + ptr, data, size);
+}
+
+static void test_static_size_returns_frames_in_name_order_round_robin(void **state)
+{
+    (void)state;
+    camera_dir c;
+    make_camera(&c);
+    write_file(c.path, "b.jpg", "second frame", 12);
+    write_file(c.path, "a.jpeg", "first", 5);
+    write_file(c.path, "notes.txt", "not an image", 12);
+    write_file(c.path, "C.JPG", "third (upper case)", 18);
+    host_fixture *f = host_fixture_new("host_imports", (host_env){.camera_dir = c.path}, false);
+
+    /* Byte order: "C.JPG" < "a.jpeg" < "b.jpg". */
+    assert_int_equal(host_call_i32(f, "take_static", 1, 1000), 18);
+    assert_guest_bytes(f, 8192, "third (upper case)", 18);
+    assert_int_equal(host_call_i32(f, "take_static", 1, 1000), 5);
+    assert_guest_bytes(f, 8192, "first", 5);
+    assert_int_equal(host_call_i32(f, "take_image", 1, 1000), 12);     /* the older name */
+    assert_guest_bytes(f, 8192, "second frame", 12);
+    assert_int_equal(host_call_i32(f, "take_static", 1, 1000), 18);    /* round again */
+
+    /* A smaller buffer gets the first bytes, and is told how many. */
+    assert_int_equal(host_call_i32(f, "take_static", 1, 3), 3);
+    assert_guest_bytes(f, 8192, "fir", 3);
+    host_fixture_free(f);
+    remove_camera(&c);
+}
+
+static void test_dynamic_size_puts_the_frame_where_alloc_says(void **state)
+{
+    (void)state;
+    camera_dir c;
+    make_camera(&c);
+    /* 200 KB: more than the module's two pages, so alloc must grow memory first. */
+    size_t size = 200000;
+    uint8_t *frame = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        frame[i] = (uint8_t)(i * 7 + 3);
+    write_file(c.path, "frame.jpg", frame, size);
+    host_fixture *f = host_fixture_new("host_imports", (host_env){.camera_dir = c.path}, false);
+    assert_int_equal(host_call_i32(f, "memory_pages", 0), 2);
+
+    uint32_t ptr = host_call_i32(f, "take_dynamic", 0);
+    assert_int_equal(ptr, 65536);                       /* where the bump allocator starts */
+    assert_int_equal(host_call_i32(f, "dynamic_size", 0), size);
+    assert_true(host_call_i32(f, "memory_pages", 0) >= 5);
+    assert_guest_bytes(f, ptr, frame, size);
+    /* The second frame goes after the first: alloc really ran twice. */
+    assert_int_equal(host_call_i32(f, "take_dynamic", 0), 65536 + size);
+    free(frame);
+    host_fixture_free(f);
+    remove_camera(&c);
+}
+
+static void test_dynamic_size_checks_its_slots_before_running_alloc(void **state)
+{
+    (void)state;
+    camera_dir c;
+    make_camera(&c);
+    write_file(c.path, "frame.jpg", "frame", 5);
+    host_fixture *f = host_fixture_new("host_imports", (host_env){.camera_dir = c.path}, false);
+    assert_int_equal(host_call(f, "take_dynamic_at", 2, 0, 131070), WASM_STATUS_TRAP);
+    assert_contains(host_trap(f)->message, "camera.takeImageDynamicSize: the size slot at 131070");
+    /* alloc did not run: the next frame still goes to the start of the heap. */
+    assert_int_equal(host_call_i32(f, "take_dynamic", 0), 65536);
+    host_fixture_free(f);
+    remove_camera(&c);
+}
+
+static void test_static_size_refuses_a_buffer_outside_memory(void **state)
+{
+    (void)state;
+    camera_dir c;
+    make_camera(&c);
+    write_file(c.path, "frame.jpg", "0123456789", 10);
+    host_fixture *f = host_fixture_new("host_imports", (host_env){.camera_dir = c.path}, false);
+    uint64_t memory_size;
+    uint8_t *memory = wasm_instance_memory(f->instance, &memory_size);
+    memory[8] = 100;    /* capacity 100 at 8 */
+    assert_int_equal(host_call(f, "take_static_at", 2, 131068, 8), WASM_STATUS_TRAP);
+    assert_contains(host_trap(f)->message, "camera.takeImageStaticSize: the buffer at 131068..131078");
+    host_fixture_free(f);
+    remove_camera(&c);
+}
+
+static void test_capture_without_a_camera_traps(void **state)
+{
+    (void)state;
+    host_fixture *f = host_fixture_new("host_imports", (host_env){0}, false);
+    assert_int_equal(host_call(f, "take_static", 1, 100), WASM_STATUS_TRAP);
+    assert_string_equal(host_trap(f)->message,
+                        "camera.takeImageStaticSize: no camera configured on this device");
+    assert_int_equal(host_call(f, "take_dynamic", 0), WASM_STATUS_TRAP);
+    assert_string_equal(host_trap(f)->message,
+                        "camera.takeImageDynamicSize: no camera configured on this device");
+    host_fixture_free(f);
+}
+
+static void test_capture_from_a_directory_without_images_traps(void **state)
+{
+    (void)state;
+    camera_dir c;
+    make_camera(&c);
+    write_file(c.path, "readme.txt", "no images here", 14);
+    host_fixture *f = host_fixture_new("host_imports", (host_env){.camera_dir = c.path}, false);
+    assert_int_equal(host_call(f, "take_static", 1, 100), WASM_STATUS_TRAP);
+    assert_contains(host_trap(f)->message, "holds no .jpg or .jpeg image");
+    host_fixture_free(f);
+    remove_camera(&c);
+    f = host_fixture_new("host_imports", (host_env){.camera_dir = "/nonexistent/camera"}, false);
+    assert_int_equal(host_call(f, "take_static", 1, 100), WASM_STATUS_TRAP);
+    assert_contains(host_trap(f)->message, "cannot read the camera directory /nonexistent/camera: No such file or directory");
+    host_fixture_free(f);
+}
+
+static void test_dynamic_size_needs_an_alloc_export_and_the_store(void **state)
+{
+    (void)state;
+    camera_dir c;
+    make_camera(&c);
+    write_file(c.path, "frame.jpg", "frame", 5);
+    host_fixture *f = host_fixture_new("host_camera_no_alloc", (host_env){.camera_dir = c.path}, false);
+    assert_int_equal(host_call(f, "take_dynamic", 0), WASM_STATUS_TRAP);
+    assert_contains(host_trap(f)->message, "the module must export alloc(i32) -> i32");
+    host_fixture_free(f);
+    f = host_fixture_new("host_imports", (host_env){.camera_dir = c.path}, true);
+    assert_int_equal(host_call(f, "take_dynamic", 0), WASM_STATUS_TRAP);
+    assert_contains(host_trap(f)->message, "gave its host functions no store");
+    host_fixture_free(f);
+    remove_camera(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_static_size_returns_frames_in_name_order_round_robin),
+        cmocka_unit_test(test_dynamic_size_puts_the_frame_where_alloc_says),
+        cmocka_unit_test(test_dynamic_size_checks_its_slots_before_running_alloc),
+        cmocka_unit_test(test_static_size_refuses_a_buffer_outside_memory),
+        cmocka_unit_test(test_capture_without_a_camera_traps),
+        cmocka_unit_test(test_capture_from_a_directory_without_images_traps),
+        cmocka_unit_test(test_dynamic_size_needs_an_alloc_export_and_the_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
