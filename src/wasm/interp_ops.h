@@ -147,7 +147,12 @@
     X(select, return1) X(i32_and_imm, return1) X(copy, br_if_i32_lt_u_imm) \
     X(i32_add_imm, br_if_i32_lt_u_back) X(i32_add_imm, br_if_i32_lt_s_back) \
     X(i32_add_imm, br_if_i32_lt_u_imm_back) X(i32_add_imm, br_if_i32_lt_s_imm_back) \
-    X(i64_add_imm, br_if_i64_ne_back)
+    X(i64_add_imm, br_if_i64_ne_back) X(load16_u, i32_mul) X(i32_mul, i32_add) \
+    X(i32_mul_imm, i32_and_imm) X(load16_u, i32_shr_u_imm) X(i32_and_imm, i32_xor) \
+    X(i32_shr_u_imm, i32_mul_imm) X(copy, br) X(i32_add, load16_u) \
+    X(i32_and_imm, i32_shr_u_imm) X(i32_xor, i32_and_imm) X(load16_s32, i32_mul) \
+    X(i32_add_imm, load16_s32) X(i32_mul, i32_add_imm) X(load8_u, i32_add_imm) \
+    X(i32_shl_imm, load32) X(load32, i32_add_imm)
 
 /* Chained pairs: a fused pair whose second instruction reads the first one's result
  * as its operand word k (counted from 0 after its handler word) takes that operand
