@@ -52,7 +52,10 @@ static int fetch(const deploy_settings *s, const char *field, const char *url, c
     } else if (result.status != 200) {
         snprintf(err, err_size, "%s: %s answered HTTP %ld instead of the file", field, url,
                  result.status);
-        status = HTTP_BAD_GATEWAY;
+        /* 4xx: the manifest names a file that is not there (fix the manifest);
+         * 5xx: the server holding it failed (try again later) */
+        status = result.status >= 400 && result.status < 500 ? HTTP_BAD_REQUEST
+                                                             : HTTP_BAD_GATEWAY;
         remove(path);
     }
     http_result_free(&result);

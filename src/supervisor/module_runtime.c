@@ -105,6 +105,7 @@ static bool instantiate(module_runtime *rt, const manifest_limits *limits, char 
         snprintf(err, err_size, "out of memory");
         return false;
     }
+    rt->env.store = rt->store;  /* camera.takeImageDynamicSize calls the module's alloc */
     if (!wasi_ctx_preopen_dir(rt->wasi, rt->sandbox_dir, ".", &werr)) {
         snprintf(err, err_size, "cannot open the module's directory: %s", werr.message);
         return false;
