@@ -40,9 +40,10 @@ static char *next_url(const manifest_endpoint *to, const char *primitive)
     while (base_len && to->url[base_len - 1] == '/')
         base_len--;
     char *query = NULL;
-    if (primitive) {
-        /* the result becomes the first parameter (the references' rule) */
-        const char *name = to->param_count ? to->params[0].name : "param0";
+    if (primitive && to->param_count) {
+        /* the result becomes the first parameter (the references' rule); a next step
+         * that takes no parameters is just called */
+        const char *name = to->params[0].name;
         char *name_enc = http_url_encode(name), *value_enc = http_url_encode(primitive);
         if (name_enc && value_enc && asprintf(&query, "?%s=%s", name_enc, value_enc) < 0)
             query = NULL;
