@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "test_host_helpers.h"
+#include "wasm/wasi.h"
 
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -179,6 +180,89 @@ static void test_dynamic_size_needs_an_alloc_export_and_the_store(void **state)
     remove_camera(&c);
 }
 
+static uint8_t *read_whole(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc((size_t)n);
+    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return data;
+}
+
+static void call_export_expecting(wasm_exec *exec, wasm_instance *instance, const char *name,
+                                  int32_t expected)
+{
+    wasm_func *func = wasm_instance_export_func(instance, name);
+    assert_non_null(func);
+    if (wasm_exec_call(exec, func, NULL, 0) != WASM_STATUS_OK)
+        fail_msg("%s trapped: %s", name, wasm_exec_trap(exec)->message);
+    wasm_value result;
+    assert_int_equal(wasm_exec_results(exec, &result, 1), 1);
+    assert_int_equal((int32_t)result.of.i32, expected);
+}
+
+/* examples/camera.c, as a supervisor runs it: WASI with the module's directory as ".",
+ * and the camera. Both of its capture paths write the frame to image.jpeg. */
+static void test_camera_example_writes_the_frame_as_image_jpeg(void **state)
+{
+    (void)state;
+    camera_dir c, sandbox;
+    make_camera(&c);
+    make_camera(&sandbox);
+    size_t frame_size;
+    uint8_t *frame = read_whole(LIQUID_SOURCE_DIR "/tests/data/images/scene_64x48_420.jpg", &frame_size);
+    write_file(c.path, "frame.jpg", frame, frame_size);
+
+    size_t size;
+    uint8_t *bytes = read_whole(LIQUID_BUILD_DIR "/examples/camera.wasm", &size);
+    wasm_error err = {0};
+    wasm_module *module = wasm_module_load(bytes, size, &err);
+    free(bytes);
+    assert_non_null(module);
+    wasm_store *store = wasm_store_new();
+    wasm_linker *linker = wasm_linker_new(store);
+    wasi_ctx *wasi = wasi_ctx_new();
+    assert_true(wasi_ctx_preopen_dir(wasi, sandbox.path, ".", &err));
+    assert_true(wasi_link(wasi, linker, &err));
+    host_env env = {.camera_dir = c.path, .store = store};
+    char message[256];
+    assert_true(host_functions_define(linker, &env, message, sizeof message));
+    wasm_instance *instance = wasm_instantiate(store, module, linker, NULL, NULL, &err);
+    if (!instance)
+        fail_msg("camera.wasm: %s", err.message);
+    wasm_exec *exec = wasm_exec_new(store, NULL);
+    wasm_func *init = wasm_instance_export_func(instance, "_initialize");
+    if (init)
+        assert_int_equal(wasm_exec_call(exec, init, NULL, 0), WASM_STATUS_OK);
+
+    const char *paths[] = {"take_image_predefined_path", "take_image_dynamic_size"};
+    for (size_t i = 0; i < 2; i++) {
+        char written[128];
+        snprintf(written, sizeof written, "%s/image.jpeg", sandbox.path);
+        unlink(written);
+        call_export_expecting(exec, instance, paths[i], (int32_t)frame_size);
+        size_t got_size;
+        uint8_t *got = read_whole(written, &got_size);
+        assert_int_equal(got_size, frame_size);
+        assert_memory_equal(got, frame, frame_size);
+        free(got);
+    }
+    wasm_exec_free(exec);
+    wasm_linker_free(linker);
+    wasm_store_free(store);
+    wasi_ctx_free(wasi);
+    wasm_module_free(module);
+    free(frame);
+    remove_camera(&c);
+    remove_camera(&sandbox);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_capture_without_a_camera_traps),
         cmocka_unit_test(test_capture_from_a_directory_without_images_traps),
         cmocka_unit_test(test_dynamic_size_needs_an_alloc_export_and_the_store),
+        cmocka_unit_test(test_camera_example_writes_the_frame_as_image_jpeg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
