@@ -451,13 +451,13 @@ static void record(invocation *inv)
         result = json_incref(inv->own_result);
     else
         result = json_string(inv->error);
+    json_t *outputs = inv->outputs ? json_incref(inv->outputs) : json_array();
     json_t *entry = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:b, s:O}", "request_id", inv->id,
+        "{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:b, s:o}", "request_id", inv->id,
         "deployment_id", inv->dep->id, "module_name", inv->module->name, "function_name",
         inv->function->name, "method", inv->method, "request_args", inv->request_args,
         "request_files", request_files_json(inv), "work_queued_at", rfc3339(&inv->queued_wall),
-        "result", result ? result : json_null(), "success", inv->success, "outputs",
-        inv->outputs ? inv->outputs : json_array());
+        "result", result ? result : json_null(), "success", inv->success, "outputs", outputs);
     if (!entry)
         return;
     if (inv->chained) {

@@ -200,7 +200,7 @@ static void path_relative(json_t *r)
 }
 static void ghost_endpoint(json_t *r)
 {
-    json_object_set(json_object_get(r, "endpoints"), "ghost", json_object());
+    json_object_set_new(json_object_get(r, "endpoints"), "ghost", json_object());
 }
 static void ghost_mounts(json_t *r)
 {
