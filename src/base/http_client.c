@@ -4,8 +4,9 @@
  * Every thread keeps one easy handle (reset between calls, which keeps its connection
  * cache), so calls to the same peer reuse a kept-alive connection without any lock.
  * Only http and https are allowed (URLs come from deployment manifests: file:// or
- * gopher:// must not be reachable through them), redirects are never followed, every
- * call has a timeout, and bodies held in memory are bounded.
+ * gopher:// must not be reachable through them), proxies from the environment are
+ * ignored, redirects are never followed, every call has a timeout, and bodies held in
+ * memory are bounded.
  */
 #include "base/http_client.h"
 
@@ -21,7 +22,7 @@
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define MAX_CONNECT_MS 10000L
-#define MAX_MEMORY_BODY ((size_t)256 << 20)
+#define MAX_MEMORY_BODY ((size_t)64 << 20)   /* answers held in memory; files use http_download */
 #define MAX_ERROR_BODY ((size_t)64 << 10)
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -192,6 +193,9 @@ static void setup_common(CURL *handle, const char *url, long timeout_ms, sink *b
                      timeout_ms < MAX_CONNECT_MS ? timeout_ms : MAX_CONNECT_MS);
     curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Devices talk to each other directly; an http_proxy variable in the environment
+     * must not route device traffic elsewhere. */
+    curl_easy_setopt(handle, CURLOPT_PROXY, "");
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, curl_error);

@@ -113,11 +113,13 @@ void http_respond_file(http_request *req, int status, const char *content_type,
                        const char *path);
 void http_respond_redirect(http_request *req, int status, const char *location);
 
-/* A long-lived response (server-sent events): the server calls `next` from its
- * worker thread whenever the client can take more; `next` writes at most `max` bytes
- * into buf and returns the count, 0 to wait (it is called again after a short
- * pause), or -1 to end the stream. `done` is called once when the stream ends for any
- * reason (client gone, server stopping). */
+/* A long-lived response (server-sent events): the server calls `next` from one of
+ * its threads whenever the client can take more, so `next` must not block; it writes
+ * at most `max` bytes into buf and returns the count, 0 to wait (it is called again
+ * after a short pause), or -1 to end the stream. `done` is called once when the
+ * stream ends for any reason (client gone, server stopping). A text/event-stream
+ * that stays silent gets a comment line now and then, which is how a departed
+ * client is noticed. */
 typedef long (*http_stream_next_fn)(void *state, char *buf, size_t max);
 typedef void (*http_stream_done_fn)(void *state);
 void http_respond_stream(http_request *req, int status, const char *content_type,
