@@ -86,8 +86,8 @@ typedef enum http_match_result {
  * path matches but the method does not, allowed gets "GET, POST" style text. */
 http_match_result http_route_match(const http_compiled_route *routes, size_t count,
                                    const char *method, const http_split_path *path,
-                                   http_arena *arena, const http_compiled_route **found,
-                                   http_pairs *captures, char *allowed, size_t allowed_size);
+                                   const http_compiled_route **found, http_pairs *captures,
+                                   char *allowed, size_t allowed_size);
 
 /* ---- the server and a request in flight */
 

@@ -260,10 +260,9 @@ static void add_allowed(char *allowed, size_t size, const char *method)
 
 http_match_result http_route_match(const http_compiled_route *routes, size_t count,
                                    const char *method, const http_split_path *path,
-                                   http_arena *arena, const http_compiled_route **found,
-                                   http_pairs *captures, char *allowed, size_t allowed_size)
+                                   const http_compiled_route **found, http_pairs *captures,
+                                   char *allowed, size_t allowed_size)
 {
-    (void)arena;
     bool path_known = false;
     if (allowed_size)
         allowed[0] = '\0';

@@ -60,10 +60,14 @@ void http_response_header(http_request *req, const char *name, const char *value
         http_pairs_add(&req->response_headers, n, v);
 }
 
+/* A response over data: copied, or (copy false) taken over and freed with free(). */
 static struct MHD_Response *buffer_response(const void *data, size_t size, bool copy)
 {
-    return MHD_create_response_from_buffer(size, (void *)data,
-                                           copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        size, (void *)data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+    if (!response && !copy)
+        free((void *)data);
+    return response;
 }
 
 static void respond_text_response(http_request *req, int status, const char *content_type,

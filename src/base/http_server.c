@@ -184,7 +184,7 @@ static enum MHD_Result begin_request(http_request *req)
     char allowed[128];
     http_match_result match = http_route_match(
         server->routes, server->route_count, preflight ? "*" : req->method, &path,
-        &req->arena, &req->route, &req->captures, allowed, sizeof allowed);
+        &req->route, &req->captures, allowed, sizeof allowed);
     if (preflight) {
         /* Any route on the path makes the preflight succeed; the browser then sends the
          * real request, which gets its own 405 if the method is wrong. */
