@@ -6,8 +6,8 @@
  * write(2) of one line is the cheapest durable step there is (the goal is 10,000
  * calls/s); a line torn by a crash is recognisable and skipped on reading; and the
  * bound ("keep the newest N") is kept by rewriting the file from memory — to a
- * temporary file, synced, then renamed over the old one — once it holds twice as many
- * lines as entries. A write reaches the kernel before the call is answered, so a
+ * temporary file, synced, then renamed over the old one — once it holds N + max(N,
+ * 4096) lines (so the rewrite, which holds the history's lock, stays rare). A write reaches the kernel before the call is answered, so a
  * supervisor that crashes loses nothing; a power cut may lose the last moments.
  *
  * Entries are JSON objects with a string "request_id"; putting an entry whose id is

@@ -48,7 +48,7 @@ typedef struct invocation {
     char id[IDS_OBJECT_ID_SIZE];
     const char *method;         /* "GET" or "POST" */
     char *base_url;
-    wasm_value args[MAX_PARAMS];
+    wasm_value *args;           /* param_count of them */
     uint32_t arg_count;
     json_t *request_args;
     staged_file *files;
@@ -60,12 +60,12 @@ typedef struct invocation {
     /* outcome */
     bool success;
     int status;                 /* HTTP status for a synchronous answer */
-    char error[800];
+    char *error;                /* when !success */
     json_t *own_result;
     json_t *outputs;            /* URLs of output files */
     chain_file *chain_files;
     size_t chain_file_count;
-    chain_outcome chain;
+    chain_outcome *chain;       /* when the function has a next step */
     bool chained;
 } invocation;
 
@@ -93,10 +93,19 @@ static void fail(invocation *inv, int status, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    vsnprintf(inv->error, sizeof inv->error, fmt, args);
+    char *message;
+    if (vasprintf(&message, fmt, args) < 0)
+        message = NULL;
     va_end(args);
+    free(inv->error);
+    inv->error = message ? message : strdup("out of memory");
     inv->status = status;
     inv->success = false;
+}
+
+static const char *error_text(const invocation *inv)
+{
+    return inv->error ? inv->error : "the call failed";
 }
 
 static void invocation_free(invocation *inv)
@@ -120,7 +129,12 @@ static void invocation_free(invocation *inv)
     json_decref(inv->request_args);
     json_decref(inv->own_result);
     json_decref(inv->outputs);
-    chain_outcome_free(&inv->chain);
+    if (inv->chain) {
+        chain_outcome_free(inv->chain);
+        free(inv->chain);
+    }
+    free(inv->args);
+    free(inv->error);
     deployment_release(inv->dep);
     free(inv);
 }
@@ -259,6 +273,11 @@ static int convert_args(invocation *inv, http_request *req, char *err, size_t er
     for (size_t i = 0; i < count; i++) {
         http_request_query_at(req, i, &args[i].name, &args[i].value);
         json_object_set_new(inv->request_args, args[i].name, json_string(args[i].value));
+    }
+    inv->args = calloc(type.param_count ? type.param_count : 1, sizeof *inv->args);
+    if (!inv->args) {
+        snprintf(err, err_size, "out of memory");
+        return 500;
     }
     if (!call_args_convert(inv->function->name, type, inv->function->endpoint, args, count,
                            inv->args, err, err_size))
@@ -405,11 +424,16 @@ static void run_chain(invocation *inv)
         return;
     }
     const char *primitive = json_string_value(inv->own_result);
+    inv->chain = calloc(1, sizeof *inv->chain);
+    if (!inv->chain) {
+        fail(inv, 500, "out of memory");
+        return;
+    }
     chain_forward(next, primitive, inv->chain_files, inv->chain_file_count,
-                  (long)inv->sv->config->chain_timeout_ms, inv->id, &inv->chain);
+                  (long)inv->sv->config->chain_timeout_ms, inv->id, inv->chain);
     inv->chained = true;
-    if (!inv->chain.ok)
-        fail(inv, 502, "%s", inv->chain.error);
+    if (!inv->chain->ok)
+        fail(inv, 502, "%s", inv->chain->error);
 }
 
 /* {"result": own} at the end of a pipeline (the Rust reference's shape), the next
@@ -417,7 +441,7 @@ static void run_chain(invocation *inv)
 static json_t *final_result(invocation *inv)
 {
     if (inv->chained)
-        return json_incref(inv->chain.final_result);
+        return json_incref(inv->chain->final_result);
     json_t *final = json_pack("{s:O}", "result", inv->own_result);
     if (json_array_size(inv->outputs))
         json_object_set(final, "outputs", inv->outputs);
@@ -434,13 +458,16 @@ static json_t *request_files_json(const invocation *inv)
     return files;
 }
 
+/* Microseconds, as integers: cheap to write, exact to read. */
 static json_t *timings_json(const invocation *inv)
 {
     double started = inv->started ? inv->started : inv->finished;
     double ran = inv->ran ? inv->ran : started;
-    return json_pack("{s:f, s:f, s:f, s:f}", "queueMs", started - inv->queued, "runMs",
-                     ran - started, "chainMs", inv->finished - ran, "totalMs",
-                     inv->finished - inv->queued);
+#define US(ms) ((json_int_t)((ms) * 1000.0 + 0.5))
+    return json_pack("{s:I, s:I, s:I, s:I}", "queueUs", US(started - inv->queued), "runUs",
+                     US(ran - started), "chainUs", US(inv->finished - ran), "totalUs",
+                     US(inv->finished - inv->queued));
+#undef US
 }
 
 static void record(invocation *inv)
@@ -450,7 +477,7 @@ static void record(invocation *inv)
     if (inv->success)
         result = json_incref(inv->own_result);
     else
-        result = json_string(inv->error);
+        result = json_string(error_text(inv));
     json_t *outputs = inv->outputs ? json_incref(inv->outputs) : json_array();
     json_t *entry = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:b, s:o}", "request_id", inv->id,
@@ -461,11 +488,11 @@ static void record(invocation *inv)
     if (!entry)
         return;
     if (inv->chained) {
-        json_object_set_new(entry, "next", inv->chain.next_result_url
-                                               ? json_string(inv->chain.next_result_url)
-                                               : json_string(inv->chain.next_url));
+        const chain_outcome *c = inv->chain;
+        json_object_set_new(entry, "next", json_string(c->next_result_url ? c->next_result_url
+                                                                          : c->next_url));
         if (inv->success)
-            json_object_set_new(entry, "chainResult", json_incref(inv->chain.final_result));
+            json_object_set_new(entry, "chainResult", json_incref(c->final_result));
     }
     json_object_set_new(entry, "deploymentVersion", json_integer(inv->dep->version));
     json_object_set_new(entry, "timings", timings_json(inv));
@@ -478,7 +505,7 @@ static void record(invocation *inv)
         log_warn("call.failed",
                  "deployment=%s module=%s function=%s request=%s method=%s status=%d reason=%s",
                  inv->dep->id, inv->module->name, inv->function->name, inv->id, inv->method,
-                 inv->status, log_quote(inv->error));
+                 inv->status, log_quote(error_text(inv)));
 }
 
 static void execute(invocation *inv)
@@ -499,8 +526,8 @@ static void answer(invocation *inv, http_request *req)
         body = json_pack("{s:s?, s:o}", "resultUrl", url, "result", final_result(inv));
         http_respond_json(req, 200, body);
     } else {
-        body = json_pack("{s:s, s:s, s:s?}", "errorText", inv->error, "error", inv->error,
-                         "resultUrl", url);
+        body = json_pack("{s:s, s:s, s:s?}", "errorText", error_text(inv), "error",
+                         error_text(inv), "resultUrl", url);
         http_respond_json(req, inv->status ? inv->status : 500, body);
     }
     free(url);
