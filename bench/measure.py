@@ -4,12 +4,14 @@
 usage: measure.py --program NAME --runner NAME --runs N [--expect HEX] -- COMMAND...
 
 Each run is a fresh child process. Wall time is taken around the child's whole
-life (start-up, module load and exit included, as a user would see it). Peak
-memory is the child's maximum resident set size. Linux carries ru_maxrss across
-exec(), so a child forked straight from this Python process would report at least
-Python's own ~12 MiB; GNU time (/usr/bin/time) is used as a small parent when
-installed, which lowers that floor to about 1 MiB. Without it, ru_maxrss from
-wait4() is used and the JSON says so.
+life (start-up, module load and exit included, as a user would see it). CPU time
+(user + system, all threads) is recorded beside it: on a machine shared with
+other jobs it is far less disturbed than wall time. Peak memory is the child's
+maximum resident set size. Linux carries ru_maxrss across exec(), so a child
+forked straight from this Python process would report at least Python's own
+~12 MiB; GNU time (/usr/bin/time) is used as a small parent when installed,
+which lowers that floor to about 1 MiB. Without it, ru_maxrss from wait4() is
+used and the JSON says so.
 Every run must exit 0 and print the same "checksum: <hex>" line, equal to
 --expect when given (the native build's checksum); anything else is an error
 that names the program and the runner.
@@ -57,7 +59,7 @@ def arm_timeout(child, timeout_s):
 
 
 def run_once(command, program, runner, timeout_s):
-    """Returns (seconds, peak_kib, checksum) for one run of command."""
+    """Returns (wall seconds, CPU seconds, peak_kib, checksum) for one run."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile(mode="r") as time_report:
         wrapped = command
@@ -104,7 +106,10 @@ def run_once(command, program, runner, timeout_s):
     found = CHECKSUM_LINE.findall(stdout)
     if len(found) != 1:
         fail(program, runner, f"printed {len(found)} checksum lines, expected exactly one")
-    return seconds, peak_kib, found[0].decode()
+    # wait4() counts the child and every descendant it reaped: GNU time's own
+    # share is a millisecond or so.
+    cpu_seconds = usage.ru_utime + usage.ru_stime
+    return seconds, cpu_seconds, peak_kib, found[0].decode()
 
 
 def parse_gnu_time_report(report, program, runner, fallback_kib):
@@ -131,16 +136,18 @@ def main():
     if not command or args.runs < 1 or args.timeout < 1:
         parser.error("need a command after -- , --runs >= 1 and --timeout >= 1")
 
-    times, peaks, loads, checksum = [], [], [], args.expect
+    times, cpu_times, peaks, loads, checksum = [], [], [], [], args.expect
     for _ in range(args.runs):
         loads.append(os.getloadavg()[0])
-        seconds, peak_kib, printed = run_once(command, args.program, args.runner, args.timeout)
+        seconds, cpu_seconds, peak_kib, printed = run_once(command, args.program, args.runner,
+                                                           args.timeout)
         if checksum is not None and printed != checksum:
             fail(args.program, args.runner,
                  f"checksum mismatch: printed {printed}, expected {checksum}"
                  + (" (the native build's)" if args.expect else " (its own earlier run)"))
         checksum = printed
         times.append(seconds)
+        cpu_times.append(cpu_seconds)
         peaks.append(peak_kib)
 
     print(json.dumps({
@@ -149,6 +156,7 @@ def main():
         "command": command,
         "median_s": statistics.median(times),
         "times_s": times,
+        "cpu_s": cpu_times,
         "peak_kib": max(peaks),
         "peak_method": peak_memory_method(),
         "load1": loads,
