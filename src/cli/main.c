@@ -15,6 +15,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", command_run, "run a WebAssembly module locally (WASI command or one export)"},
     {"spectest", command_spectest, "run one WebAssembly spec test file converted by wast2json"},
+    {"supervisor", command_supervisor, "run the device agent (Wasm-IoT supervisor API)"},
     {"mdns", command_mdns, "browse or advertise DNS-SD services over multicast DNS"},
 };
 
