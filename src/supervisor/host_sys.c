@@ -38,13 +38,13 @@ int host_sys_delay(wasm_host_call *call, const wasm_slot *args, wasm_slot *resul
     clock_gettime(CLOCK_MONOTONIC, &start);
     while (ms > 0 && !wasm_host_interrupted(call)) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t elapsed = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
-                          (now.tv_nsec - start.tv_nsec) / 1000000;
-        int64_t left = ms - elapsed;
-        if (left <= 0)
+        int64_t elapsed_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
+                             (now.tv_nsec - start.tv_nsec);
+        int64_t left_ns = (int64_t)ms * 1000000 - elapsed_ns;
+        if (left_ns <= 0)
             break;
-        int64_t slice = left < DELAY_SLICE_MS ? left : DELAY_SLICE_MS;
-        struct timespec pause = {0, (long)slice * 1000000L};
+        int64_t slice_ns = left_ns < DELAY_SLICE_MS * 1000000L ? left_ns : DELAY_SLICE_MS * 1000000L;
+        struct timespec pause = {0, (long)slice_ns};
         nanosleep(&pause, NULL);
     }
     return 0;
