@@ -87,7 +87,8 @@ class FileServer:
     `put(name, data)` adds a file; `fail(name, status)` makes a name answer an error;
     `requests` lists the paths asked for."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, host="127.0.0.1"):
+        self.host = host
         self.directory = pathlib.Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.failures = {}
@@ -117,7 +118,7 @@ class FileServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -133,7 +134,7 @@ class FileServer:
         return self.url(name)
 
     def url(self, name):
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return f"http://{self.host}:{self.port}/{name}"
 
     def stop(self):
         self.httpd.shutdown()
