@@ -7,6 +7,7 @@
 #include "base/http_client.h"
 #include "base/log.h"
 #include "supervisor/call_args.h"
+#include "base/fs.h"
 #include "supervisor/files.h"
 #include "supervisor/imports.h"
 
@@ -113,13 +114,10 @@ static int load_module(const deploy_settings *s, deployment *d, size_t index,
     if (source == DEPLOY_FETCH)
         status = fetch(s, field, mm->binary_url, path, digest, err, err_size);
     size_t size = 0;
-    uint8_t *bytes = NULL;
-    if (status == HTTP_OK) {
-        bytes = files_read(path, s->max_download_bytes ? s->max_download_bytes : SIZE_MAX, &size,
-                           err, err_size);
-        if (!bytes)
-            status = source == DEPLOY_FETCH ? local_failure(d->dir) : HTTP_INTERNAL;
-    }
+    char *bytes = NULL;
+    if (status == HTTP_OK &&
+        !fs_read_file(path, s->max_download_bytes, &bytes, &size, err, err_size))
+        status = source == DEPLOY_FETCH ? local_failure(d->dir) : HTTP_INTERNAL;
     free(path);
     if (status != HTTP_OK)
         return status;
@@ -133,7 +131,7 @@ static int load_module(const deploy_settings *s, deployment *d, size_t index,
         return HTTP_BAD_REQUEST;
     }
     wasm_error werr = {0};
-    *out = wasm_module_load(bytes, size, &werr);
+    *out = wasm_module_load((const uint8_t *)bytes, size, &werr);
     free(bytes);
     if (!*out) {
         int n = snprintf(err, err_size, "modules[%zu] (%s): not a valid WebAssembly module: %s: %s",
@@ -174,19 +172,16 @@ static uint8_t *read_saved_state(deployment *d, const char *module, size_t *size
 {
     char *path = deployment_path(d, "state", module, ".snap");
     char err[256];
-    uint8_t *state = NULL;
-    FILE *probe = path ? fopen(path, "rb") : NULL;
-    if (probe) {
-        fclose(probe);
-        state = files_read(path, SIZE_MAX, size, err, sizeof err);
-        if (!state)
+    char *state = NULL;
+    if (path && fs_exists(path)) {
+        if (!fs_read_file(path, 0, &state, size, err, sizeof err))
             log_warn("module.state_unreadable", "deployment=%s module=%s reason=%s", d->id,
                      module, log_quote(err));
         /* restored once: a crash later must not bring back this older memory */
         remove(path);
     }
     free(path);
-    return state;
+    return (uint8_t *)state;
 }
 
 static int start_module(const deploy_settings *s, deployment *d, size_t index,
@@ -200,7 +195,7 @@ static int start_module(const deploy_settings *s, deployment *d, size_t index,
         snprintf(err, err_size, "out of memory");
         status = HTTP_INTERNAL;
     }
-    if (status == HTTP_OK && !files_mkdir_p(sandbox, err, err_size))
+    if (status == HTTP_OK && !fs_mkdir_p(sandbox, 0755, err, err_size))
         status = local_failure(d->dir);
     if (status == HTTP_OK && source == DEPLOY_FETCH)
         status = fetch_data_files(s, d, index, sandbox, err, err_size);
@@ -244,7 +239,7 @@ int deploy_build(const deploy_settings *settings, deployment *d, deploy_source s
                  char *err, size_t err_size)
 {
     char *modules_dir = deployment_path(d, "modules", NULL, NULL);
-    bool made = modules_dir && files_mkdir_p(modules_dir, err, err_size);
+    bool made = modules_dir && fs_mkdir_p(modules_dir, 0755, err, err_size);
     free(modules_dir);
     if (!made)
         return local_failure(d->dir);

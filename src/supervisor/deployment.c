@@ -4,6 +4,7 @@
 #include "supervisor/deployment.h"
 
 #include "base/log.h"
+#include "base/fs.h"
 #include "supervisor/files.h"
 
 #include <stdio.h>
@@ -59,7 +60,7 @@ void deployment_release(deployment *d)
     for (size_t i = 0; d->manifest && d->runtimes && i < d->manifest->module_count; i++)
         module_runtime_free(d->runtimes[i]);
     if (atomic_load(&d->retired) && d->dir) {
-        if (files_remove_tree(d->dir))
+        if (fs_remove_tree(d->dir, NULL, 0))
             log_info("deployment.files_removed", "deployment=%s version=%u dir=%s", d->id,
                      d->version, log_quote(d->dir));
         else

@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "supervisor/deploy_build.h"
+#include "base/fs.h"
 #include "supervisor/files.h"
 
 #include <dirent.h>
@@ -178,12 +179,12 @@ static double now_ms(void)
 /* Writes the manifest, builds the version, marks it READY. */
 static int build_version(deployment_store *store, deployment *d, char *err, size_t err_size)
 {
-    if (!files_mkdir_p(d->dir, err, err_size))
+    if (!fs_mkdir_p(d->dir, 0755, err, err_size))
         return errno == ENOSPC ? 507 : 500;
     char *manifest_path = files_join(d->dir, MANIFEST_FILE, NULL);
     char *text = json_dumps(d->manifest->json, JSON_INDENT(2));
     bool written = manifest_path && text &&
-                   files_write_atomic(manifest_path, text, strlen(text), err, err_size);
+                   fs_write_atomic(manifest_path, text, strlen(text), 0644, err, err_size);
     free(manifest_path);
     free(text);
     if (!written)
@@ -192,7 +193,7 @@ static int build_version(deployment_store *store, deployment *d, char *err, size
     if (status != 200)
         return status;
     char *ready = files_join(d->dir, READY_FILE, NULL);
-    written = ready && files_write_atomic(ready, "ready\n", 6, err, err_size);
+    written = ready && fs_write_atomic(ready, "ready\n", 6, 0644, err, err_size);
     free(ready);
     return written ? 200 : (errno == ENOSPC ? 507 : 500);
 }
@@ -350,8 +351,8 @@ static void save_module_state(deployment *d, size_t index)
     module_runtime_unlock(rt);
     char *dir = ok ? deployment_path(d, "state", NULL, NULL) : NULL;
     char *path = ok ? deployment_path(d, "state", name, ".snap") : NULL;
-    ok = ok && dir && path && files_mkdir_p(dir, err, sizeof err) &&
-         files_write_atomic(path, state, size, err, sizeof err);
+    ok = ok && dir && path && fs_mkdir_p(dir, 0755, err, sizeof err) &&
+         fs_write_atomic(path, state, size, 0644, err, sizeof err);
     if (ok)
         log_info("module.state_saved", "deployment=%s module=%s bytes=%zu", d->id, name, size);
     else
@@ -380,11 +381,11 @@ static deployment *restore_version(deployment_store *store, const char *id, unsi
     char *dir = version_dir(store, id, version);
     char *manifest_path = dir ? files_join(dir, MANIFEST_FILE, NULL) : NULL;
     size_t size = 0;
-    uint8_t *text = manifest_path ? files_read(manifest_path, MAX_MANIFEST_BYTES, &size, err,
-                                               err_size)
-                                  : NULL;
+    char *text = NULL;
+    if (manifest_path)
+        fs_read_file(manifest_path, MAX_MANIFEST_BYTES, &text, &size, err, err_size);
     json_error_t jerr;
-    json_t *json = text ? json_loadb((const char *)text, size, 0, &jerr) : NULL;
+    json_t *json = text ? json_loadb(text, size, 0, &jerr) : NULL;
     if (text && !json)
         snprintf(err, err_size, "%s is not JSON: %s", manifest_path, jerr.text);
     manifest *m = json ? manifest_parse(json, err, err_size) : NULL;
@@ -418,7 +419,7 @@ static void remove_other_versions(const char *id_dir, unsigned keep)
         if (!parse_version(e->d_name, &v) || v == keep)
             continue;
         char *path = files_join(id_dir, e->d_name, NULL);
-        if (path && files_remove_tree(path))
+        if (path && fs_remove_tree(path, NULL, 0))
             log_info("deployment.leftover_removed", "dir=%s", log_quote(path));
         free(path);
     }
@@ -508,7 +509,7 @@ deployment_store *deployment_store_open(const deploy_settings *settings, char *e
         deployment_store_close(store);
         return NULL;
     }
-    if (!files_mkdir_p(store->root, err, err_size)) {
+    if (!fs_mkdir_p(store->root, 0755, err, err_size)) {
         deployment_store_close(store);
         return NULL;
     }

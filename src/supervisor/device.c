@@ -4,6 +4,7 @@
 #include "supervisor/device.h"
 
 #include "base/sysinfo.h"
+#include "base/fs.h"
 #include "supervisor/files.h"
 #include "supervisor/imports.h"
 #include "supervisor/manifest.h"
@@ -32,13 +33,10 @@ static char *read_saved_url(const char *path)
 {
     char err[256];
     size_t size = 0;
-    uint8_t *data = files_read(path, 4096, &size, err, sizeof err);
-    if (!data)
+    char *url = NULL;
+    if (!fs_exists(path) || !fs_read_file(path, 4096, &url, &size, err, sizeof err))
         return NULL;
-    char *url = strndup((const char *)data, size);
-    free(data);
-    if (url)
-        url[strcspn(url, "\r\n")] = '\0';
+    url[strcspn(url, "\r\n")] = '\0';
     if (url && !manifest_is_http_url(url)) {
         free(url);
         return NULL;
@@ -83,7 +81,7 @@ bool device_announce(device *d, uint16_t port, char *err, size_t err_size)
         .mdns = d->config->mdns,
         .orchestrator_url = d->orchestrator_url,
         .logging_endpoint = d->config->logging_endpoint,
-        .renewal_seconds = d->config->renewal_seconds,
+        .renewal_seconds = (unsigned)d->config->renewal_seconds,
     };
     orchestrator_link *link = orchestrator_link_start(&link_config, err, err_size);
     if (!link)
@@ -151,7 +149,7 @@ bool device_set_orchestrator(device *d, const char *url, char *err, size_t err_s
         orchestrator_link_set_url(d->link, url);
     pthread_mutex_unlock(&d->lock);
     /* remembered, so a restarted device finds its orchestrator without being told */
-    return copy && files_write_atomic(d->saved_url_path, url, strlen(url), err, err_size);
+    return copy && fs_write_atomic(d->saved_url_path, url, strlen(url), 0644, err, err_size);
 }
 
 void device_health_checked(device *d, const char *forwarded_for, const char *peer)

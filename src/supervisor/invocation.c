@@ -19,6 +19,7 @@
 #include "base/ids.h"
 #include "supervisor/call_args.h"
 #include "supervisor/chain.h"
+#include "base/fs.h"
 #include "supervisor/files.h"
 
 #include <errno.h>
@@ -222,7 +223,7 @@ static int stage_one(invocation *inv, const char *field, const char *upload_path
     }
     inv->file_count++;
     bool ok = upload_path ? files_move(upload_path, f->spool_path, err, err_size)
-                          : files_write_atomic(f->spool_path, text, strlen(text), err, err_size);
+                          : fs_write_atomic(f->spool_path, text, strlen(text), 0644, err, err_size);
     return ok ? 200 : (errno == ENOSPC ? 507 : 500);
 }
 
@@ -368,7 +369,7 @@ static bool take_outputs(invocation *inv)
         char err[600];
         char *from = files_join(sandbox, name, NULL);
         char *to = files_join(inv->spool_dir, name, NULL);
-        bool copied = from && to && files_copy(from, to, err, sizeof err);
+        bool copied = from && to && fs_copy_file(from, to, err, sizeof err);
         free(from);
         if (!copied) {
             free(to);

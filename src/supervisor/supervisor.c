@@ -15,6 +15,7 @@
 #include "supervisor/supervisor.h"
 
 #include "supervisor/device.h"
+#include "base/fs.h"
 #include "supervisor/files.h"
 
 #include <errno.h>
@@ -31,7 +32,7 @@
 static bool prepare_instance_dir(supervisor *sv, char *err, size_t err_size)
 {
     const char *dir = sv->config->instance_dir;
-    if (!files_mkdir_p(dir, err, err_size))
+    if (!fs_mkdir_p(dir, 0755, err, err_size))
         return false;
     if (access(dir, W_OK) != 0) {
         snprintf(err, err_size, "instance directory %s is not writable: %s", dir,
@@ -44,9 +45,9 @@ static bool prepare_instance_dir(supervisor *sv, char *err, size_t err_size)
         snprintf(err, err_size, "out of memory");
         return false;
     }
-    files_remove_tree(sv->spool_dir);
+    fs_remove_tree(sv->spool_dir, NULL, 0);
     char *uploads = files_join(sv->spool_dir, "uploads", NULL);
-    bool ok = uploads && files_mkdir_p(uploads, err, err_size);
+    bool ok = uploads && fs_mkdir_p(uploads, 0755, err, err_size);
     free(uploads);
     return ok;
 }
@@ -59,7 +60,7 @@ static bool start_server(supervisor *sv, char *err, size_t err_size)
         .port = (uint16_t)sv->config->port,
         .max_body_bytes = sv->config->max_upload_bytes,
         .upload_dir = uploads,
-        .threads = sv->config->http_threads,
+        .threads = (unsigned)sv->config->http_threads,
     };
     size_t route_count;
     const http_route *routes = supervisor_routes(&route_count);
@@ -75,7 +76,7 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     if (!prepare_instance_dir(sv, err, err_size))
         return false;
     char *history_path = files_join(c->instance_dir, "history.jsonl", NULL);
-    sv->history = history_path ? history_open(history_path, c->history_limit, err, err_size)
+    sv->history = history_path ? history_open(history_path, (size_t)c->history_limit, err, err_size)
                                : NULL;
     free(history_path);
     if (!sv->history)
@@ -94,7 +95,7 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     sv->deployments = deployment_store_open(&settings, err, err_size);
     if (!sv->deployments)
         return false;
-    sv->executor = executor_start(c->workers, err, err_size);
+    sv->executor = executor_start((unsigned)c->workers, err, err_size);
     if (!sv->executor || !start_server(sv, err, err_size))
         return false;
     uint16_t port = http_server_port(sv->server);

@@ -26,24 +26,26 @@
 #include <stdint.h>
 
 typedef struct supervisor_config {
+    char *config_file;          /* --config: the JSON file these settings may come from */
     char *name;                 /* device name: mDNS instance, orchestrator identity */
     char *bind_address;
-    unsigned port;
+    long long port;
     char *instance_dir;
     char *orchestrator_url;     /* NULL: none (mDNS or POST /register may bring one) */
     char *logging_endpoint;
-    unsigned renewal_seconds;
+    long long renewal_seconds;
     bool mdns;
     char *advertised_address;   /* NULL: the primary interface's */
     char *camera_dir;
     char *remote_functions;
     json_t *capabilities;       /* object, from the config file */
-    unsigned history_limit;
+    long long history_limit;
     uint64_t max_upload_bytes;
     uint64_t max_download_bytes;
+    long long fuel;             /* copied into default_limits */
     manifest_limits default_limits;
-    unsigned workers;
-    unsigned http_threads;
+    long long workers;
+    long long http_threads;
     uint64_t chain_timeout_ms;
     uint64_t download_timeout_ms;
     uint64_t shutdown_grace_ms;

@@ -110,9 +110,10 @@ def test_shutdown_interrupts_a_call_that_outlasts_the_grace(supervisors, file_se
 
 
 @pytest.mark.parametrize("flag,value,message", [
-    ("--port", "70000", "--port 70000"),
-    ("--timeout", "soon", "--timeout 'soon': expected a duration"),
-    ("--max-upload", "12Q", "--max-upload '12Q': expected a size"),
+    ("--port", "70000", "--port: expected an integer from 0 to 65535, got '70000'"),
+    ("--timeout", "soon", "--timeout: expected a duration"),
+    ("--max-upload", "12Q", "--max-upload: expected a size"),
+    ("--orchestrator-url", "orch:3000", "--orchestrator-url 'orch:3000': expected an http(s) URL"),
     ("--no-such-flag", None, "unknown option '--no-such-flag'"),
 ])
 def test_bad_flags_are_usage_errors(liquid, flag, value, message):
@@ -120,6 +121,7 @@ def test_bad_flags_are_usage_errors(liquid, flag, value, message):
     r = liquid(*args)
     assert r.returncode == 2
     assert message in r.stderr
+    assert "--help" in r.stderr
 
 
 def test_unwritable_instance_dir_is_a_clear_error(liquid, tmp_path):
