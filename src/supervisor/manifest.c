@@ -8,6 +8,8 @@
  */
 #include "supervisor/manifest.h"
 
+#include "base/fs.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,13 +87,9 @@ static const char *json_kind(const json_t *v)
 
 bool manifest_is_safe_name(const char *s)
 {
-    if (!s || !*s || !strcmp(s, ".") || !strcmp(s, ".."))
-        return false;
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
-        if (*p == '/' || *p == '\\' || *p < 0x20 || *p == 0x7f)
-            return false;
-    return n <= 255;
+    /* no backslash either: these names become file names and URL path segments, and
+     * some clients read a backslash as a separator */
+    return fs_is_safe_name(s) && !strchr(s, '\\');
 }
 
 bool manifest_is_http_url(const char *s)
