@@ -25,6 +25,22 @@ static bool fail(char *err, size_t err_size, const char *what)
     return false;
 }
 
+/* Joins 224.0.0.251 on the interface that has *interface (INADDR_ANY: the one the
+ * routing table picks). An address no interface here has (a NAT's public address
+ * given as WASMIOT_SUPERVISOR_IP) cannot name the interface: the routing table
+ * chooses then, and *interface says so. */
+static bool join_group(int s, struct in_addr *interface)
+{
+    struct ip_mreq group = {.imr_interface = *interface};
+    inet_pton(AF_INET, MDNS_GROUP, &group.imr_multiaddr);
+    if (setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &group, sizeof group) == 0)
+        return true;
+    if (interface->s_addr == htonl(INADDR_ANY) || (errno != EADDRNOTAVAIL && errno != ENODEV))
+        return false;
+    interface->s_addr = group.imr_interface.s_addr = htonl(INADDR_ANY);
+    return setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &group, sizeof group) == 0;
+}
+
 static bool open_socket(mdns_loop *loop, struct in_addr interface, char *err, size_t err_size)
 {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -34,8 +50,6 @@ static bool open_socket(mdns_loop *loop, struct in_addr interface, char *err, si
     unsigned char ttl = 255, loopback = 1;
     struct sockaddr_in bound = {.sin_family = AF_INET, .sin_port = htons(MDNS_PORT),
                                 .sin_addr.s_addr = htonl(INADDR_ANY)};
-    struct ip_mreq group = {.imr_interface = interface};
-    inet_pton(AF_INET, MDNS_GROUP, &group.imr_multiaddr);
     /* Port 5353 is shared: Avahi, another Liquid process or a browser in this one. */
     if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
@@ -46,7 +60,7 @@ static bool open_socket(mdns_loop *loop, struct in_addr interface, char *err, si
         close(s);
         return fail(err, err_size, "binding UDP port 5353 for mDNS");
     }
-    if (setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+    if (!join_group(s, &interface)) {
         close(s);
         return fail(err, err_size, "joining the mDNS group 224.0.0.251 (is there a multicast route?)");
     }
