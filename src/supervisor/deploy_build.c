@@ -17,12 +17,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
 #define HTTP_INTERNAL 500
 #define HTTP_BAD_GATEWAY 502
 #define HTTP_INSUFFICIENT_STORAGE 507
+
+/* Where one module's deploy time goes, for the deploy.module log line. */
+typedef struct module_timing {
+    double fetch_ms, load_ms, start_ms;
+    size_t bytes;
+} module_timing;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 /* A local write failed: 507 if the disk is full, else 500. */
 static int local_failure(const char *dir)
@@ -99,7 +113,8 @@ static int check_exports(const manifest_module *mm, const wasm_module *module, c
 
 /* The module's binary: fetched (and its digest checked) or read back from disk. */
 static int load_module(const deploy_settings *s, deployment *d, size_t index,
-                       deploy_source source, wasm_module **out, char *err, size_t err_size)
+                       deploy_source source, wasm_module **out, module_timing *timing,
+                       char *err, size_t err_size)
 {
     const manifest_module *mm = &d->manifest->modules[index];
     char *path = deployment_path(d, "modules", mm->name, ".wasm");
@@ -111,8 +126,11 @@ static int load_module(const deploy_settings *s, deployment *d, size_t index,
         snprintf(err, err_size, "out of memory");
         return HTTP_INTERNAL;
     }
+    double started = now_ms();
     if (source == DEPLOY_FETCH)
         status = fetch(s, field, mm->binary_url, path, digest, err, err_size);
+    double fetched = now_ms();
+    timing->fetch_ms = fetched - started;
     size_t size = 0;
     char *bytes = NULL;
     if (status == HTTP_OK &&
@@ -133,6 +151,8 @@ static int load_module(const deploy_settings *s, deployment *d, size_t index,
     wasm_error werr = {0};
     *out = wasm_module_load((const uint8_t *)bytes, size, &werr);
     free(bytes);
+    timing->bytes = size;
+    timing->load_ms = now_ms() - fetched;
     if (!*out) {
         int n = snprintf(err, err_size, "modules[%zu] (%s): not a valid WebAssembly module: %s: %s",
                          index, mm->name, wasm_error_kind_name(werr.kind), werr.message);
@@ -189,7 +209,8 @@ static int start_module(const deploy_settings *s, deployment *d, size_t index,
 {
     const manifest_module *mm = &d->manifest->modules[index];
     wasm_module *module = NULL;
-    int status = load_module(s, d, index, source, &module, err, err_size);
+    module_timing timing = {0};
+    int status = load_module(s, d, index, source, &module, &timing, err, err_size);
     char *sandbox = deployment_path(d, "sandbox", mm->name, NULL);
     if (status == HTTP_OK && !sandbox) {
         snprintf(err, err_size, "out of memory");
@@ -218,6 +239,7 @@ static int start_module(const deploy_settings *s, deployment *d, size_t index,
                                               : NULL;
     char state_err[256] = "", why[512];
     bool had_state = state != NULL;
+    double starting = now_ms();
     d->runtimes[index] = module_runtime_new(&config, module, state, state_size, state_err,
                                             sizeof state_err, why, sizeof why);
     free(state);
@@ -232,6 +254,10 @@ static int start_module(const deploy_settings *s, deployment *d, size_t index,
         snprintf(err, err_size, "modules[%zu] (%s): cannot start: %s", index, mm->name, why);
         return HTTP_BAD_REQUEST;
     }
+    timing.start_ms = now_ms() - starting;
+    log_debug("deploy.module", "deployment=%s module=%s bytes=%zu fetch_ms=%.1f load_ms=%.1f "
+              "start_ms=%.1f", d->id, mm->name, timing.bytes, timing.fetch_ms, timing.load_ms,
+              timing.start_ms);
     return HTTP_OK;
 }
 

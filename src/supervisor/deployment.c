@@ -7,10 +7,13 @@
 #include "base/fs.h"
 #include "supervisor/files.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *now_rfc3339(void)
 {
@@ -53,20 +56,67 @@ deployment *deployment_acquire(deployment *d)
     return d;
 }
 
+typedef struct removal {
+    char *id;
+    unsigned version;
+    char *dir;
+} removal;
+
+static void *remove_files(void *arg)
+{
+    removal *r = arg;
+    char err[512] = "";
+    if (fs_remove_tree(r->dir, err, sizeof err))
+        log_info("deployment.files_removed", "deployment=%s version=%u dir=%s", r->id,
+                 r->version, log_quote(r->dir));
+    else
+        log_warn("deployment.files_not_removed", "deployment=%s version=%u reason=%s", r->id,
+                 r->version, log_quote(err));
+    free(r->id);
+    free(r->dir);
+    free(r);
+    return NULL;
+}
+
+/* A retired version's files go in the background: deleting a large module takes
+ * tens of milliseconds that a deploy or DELETE should not wait for. READY goes
+ * first, so a version cut short by a crash is a leftover the next start removes,
+ * never a deployment it restores. */
+static void remove_files_later(deployment *d)
+{
+    char *ready = files_join(d->dir, "READY", NULL);
+    if (ready)
+        unlink(ready);
+    free(ready);
+    removal *r = malloc(sizeof *r);
+    if (r)
+        *r = (removal){strdup(d->id), d->version, strdup(d->dir)};
+    if (!r || !r->id || !r->dir) {
+        if (r) {
+            free(r->id);
+            free(r->dir);
+            free(r);
+        }
+        return;     /* out of memory: the next start removes the leftover */
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    bool started = pthread_create(&thread, &attr, remove_files, r) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started)
+        remove_files(r);
+}
+
 void deployment_release(deployment *d)
 {
     if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
         return;
     for (size_t i = 0; d->manifest && d->runtimes && i < d->manifest->module_count; i++)
         module_runtime_free(d->runtimes[i]);
-    if (atomic_load(&d->retired) && d->dir) {
-        if (fs_remove_tree(d->dir, NULL, 0))
-            log_info("deployment.files_removed", "deployment=%s version=%u dir=%s", d->id,
-                     d->version, log_quote(d->dir));
-        else
-            log_warn("deployment.files_not_removed", "deployment=%s version=%u dir=%s",
-                     d->id, d->version, log_quote(d->dir));
-    }
+    if (atomic_load(&d->retired) && d->dir)
+        remove_files_later(d);
     manifest_free(d->manifest);
     free(d->runtimes);
     free(d->id);
