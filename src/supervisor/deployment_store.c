@@ -239,8 +239,9 @@ int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char
         }
     }
     if (status != 200 && d) {
-        atomic_store(&d->retired, true);    /* its directory goes with it */
+        /* never served: its directory goes now, before the error is answered */
         deployment_release(d);
+        fs_remove_tree(dir, NULL, 0);
     }
     log_outcome(id, version, status, err, now_ms() - started);
     end_deploy(store, id);
