@@ -61,7 +61,13 @@ static int fetch(const deploy_settings *s, const char *field, const char *url, c
     bool answered = http_download(url, path, s->max_download_bytes, s->download_timeout_ms,
                                   sha256, &result);
     int status = HTTP_OK;
-    if (!answered) {
+    if (!answered && strstr(result.error, "cannot write")) {
+        /* the file server answered; this side could not keep the file */
+        snprintf(err, err_size, "%s: cannot store the file from %s on this device: %s", field,
+                 url, result.error);
+        status = strstr(result.error, strerror(ENOSPC)) ? HTTP_INSUFFICIENT_STORAGE
+                                                        : HTTP_INTERNAL;
+    } else if (!answered) {
         snprintf(err, err_size, "%s: cannot fetch %s: %s", field, url, result.error);
         status = HTTP_BAD_GATEWAY;
     } else if (result.status != 200) {

@@ -32,6 +32,8 @@ struct history {
     int fd;                     /* O_APPEND */
     size_t lines_in_file;
     bool write_failing;         /* logged once until a write works again */
+    bool unsaved;               /* an append failed (perhaps half-written): the next
+                                 * write rewrites the whole file instead */
 };
 
 static const char *entry_id(const json_t *entry)
@@ -123,6 +125,7 @@ static bool rewrite_file(history *h)
         close(h->fd);
     h->fd = new_fd;
     h->lines_in_file = json_object_size(h->lines);
+    h->unsaved = false;
     return true;
 }
 
@@ -208,6 +211,8 @@ void history_close(history *h)
 {
     if (!h)
         return;
+    if (h->unsaved)
+        rewrite_file(h);    /* a last chance for entries a full disk kept from the file */
     if (h->fd >= 0) {
         fsync(h->fd);
         close(h->fd);
@@ -236,10 +241,16 @@ bool history_put(history *h, json_t *entry)
     pthread_mutex_lock(&h->lock);
     json_object_set_new(h->lines, id, value);
     evict_oldest(h);
-    bool ok = h->fd >= 0 && write_all(h->fd, line, size);
-    note_write_result(h, ok, "append");
-    if (ok && ++h->lines_in_file >= compaction_threshold(h))
-        rewrite_file(h);
+    bool ok;
+    if (h->unsaved) {
+        ok = rewrite_file(h);   /* after a failed append: no line glued to a torn one */
+    } else {
+        ok = h->fd >= 0 && write_all(h->fd, line, size);
+        note_write_result(h, ok, "append");
+        h->unsaved = !ok;
+        if (ok && ++h->lines_in_file >= compaction_threshold(h))
+            rewrite_file(h);
+    }
     pthread_cond_broadcast(&h->changed);
     pthread_mutex_unlock(&h->lock);
     free(line);

@@ -147,7 +147,7 @@ class Supervisor:
     """A real `liquid supervisor` process on 127.0.0.1 with mDNS off."""
 
     def __init__(self, liquid_bin, instance_dir, name="s1", port=None, args=(), env=None,
-                 bind="127.0.0.1", log_dir=None):
+                 bind="127.0.0.1", log_dir=None, wrapper=()):
         self.liquid_bin = str(liquid_bin)
         self.instance_dir = pathlib.Path(instance_dir)
         self.name = name
@@ -158,15 +158,16 @@ class Supervisor:
         self.log_path = pathlib.Path(log_dir or self.instance_dir.parent) / f"{name}.log"
         self.proc = None
         self.host = "127.0.0.1" if bind in ("127.0.0.1", "0.0.0.0") else bind
+        self.wrapper = list(wrapper)    # a command the supervisor runs under (it must exec)
 
     @property
     def base(self):
         return f"http://{self.host}:{self.port}"
 
     def command(self):
-        return [self.liquid_bin, "supervisor", "--bind", self.bind, "--port", str(self.port),
-                "--no-mdns", "--instance-dir", str(self.instance_dir), "--name", self.name,
-                *self.args]
+        return [*self.wrapper, self.liquid_bin, "supervisor", "--bind", self.bind, "--port",
+                str(self.port), "--no-mdns", "--instance-dir", str(self.instance_dir), "--name",
+                self.name, *self.args]
 
     def start(self, timeout=30):
         self.log = open(self.log_path, "ab")
