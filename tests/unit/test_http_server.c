@@ -4,6 +4,7 @@
  * Servers listen on 127.0.0.1 port 0; requests go through the project's HTTP client,
  * or a raw socket where a client library would tidy the request up.
  */
+#define _GNU_SOURCE   /* pthread_timedjoin_np */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -814,6 +815,34 @@ static void test_stop_with_requests_in_flight(void **state)
     assert_false(http_get(url, 2000, &r));
 }
 
+static void *stop_server(void *arg)
+{
+    http_server_stop(arg);
+    return NULL;
+}
+
+static void test_client_leaving_during_handler_does_not_hold_stop(void **state)
+{
+    fixture *f = *state;
+    gate_reset();
+    int fd = test_connect(f->port);
+    const char *request = "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n";
+    assert_true(test_send_all(fd, request, strlen(request)));
+    assert_true(wait_for_slow(1, 5000));
+    close(fd);   /* gone while its handler runs */
+    test_sleep_ms(50);
+    gate_release();
+    /* The handler's answer has nowhere to go; the server must still stop promptly. */
+    pthread_t stopper;
+    pthread_create(&stopper, NULL, stop_server, f->server);
+    f->server = NULL;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    if (pthread_timedjoin_np(stopper, NULL, &until) != 0)
+        fail_msg("http_server_stop still waits for a request whose client left");
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -841,6 +870,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_stream_that_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_requests_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_leaving_during_handler_does_not_hold_stop,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
