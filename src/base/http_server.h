@@ -83,7 +83,9 @@ bool http_request_field_at(const http_request *req, size_t i, const char **name,
 const char *http_request_field(const http_request *req, const char *name);
 
 /* File parts of a multipart body, spooled to temporary files that are removed after
- * the handler answers unless the handler moves them away (rename). */
+ * the handler answers unless the handler moves them away (rename). A part counts as
+ * a file when it has a filename, or when its text grows past 64 KiB (then filename is
+ * NULL and it is not among the text fields). Each is limited to max_body_bytes. */
 typedef struct http_upload {
     const char *field;          /* the form field name */
     const char *filename;       /* as the client sent it; may be NULL */
