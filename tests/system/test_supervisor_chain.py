@@ -101,3 +101,29 @@ def test_failing_next_step_fails_the_request(supervisors, file_server, example, 
     assert r.status == 502, r
     assert "answered HTTP 500: trap trapped: unreachable" in r.json()["errorText"]
     assert [e["success"] for e in s2.history().json()][-1] is False
+
+
+def test_chain_within_one_device_under_concurrent_calls(supervisors, file_server, example):
+    """Each step calls the next over HTTP on the same supervisor: concurrent callers
+    must not leave every HTTP worker waiting for a worker its own caller holds."""
+    import concurrent.futures
+    dep = "local3"
+    sv = supervisors("alone")
+    url = file_server.put("fibo.wasm", example("fibo").read_bytes())
+    steps = ["a", "b", "c"]
+    eps = {s: endpoint(sv.base, dep, s, "fibo") for s in steps}
+    manifest = node(dep, [module_entry(s, url) for s in steps], [
+        {"module": s, "function": "fibo", "endpoint": eps[s],
+         "to": eps[steps[i + 1]] if i + 1 < len(steps) else None}
+        for i, s in enumerate(steps)])
+    assert sv.deploy(manifest).status == 200
+    with concurrent.futures.ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(lambda _: sv.call(dep, "a", "fibo", {"param0": 5}, timeout=60),
+                                range(48)))
+    assert [a.status for a in answers] == [200] * 48
+    assert {json_result(a) for a in answers} == {"9227465"}
+    assert len(sv.history().json()) == 3 * 48
+
+
+def json_result(answer):
+    return answer.json()["result"]["result"]
