@@ -85,13 +85,14 @@ class FileServer:
     """Serves files from a directory, like the orchestrator's /file/module/{id}/wasm.
 
     `put(name, data)` adds a file; `fail(name, status)` makes a name answer an error;
-    `requests` lists the paths asked for."""
+    `delay(name, seconds)` makes it slow; `requests` lists the paths asked for."""
 
     def __init__(self, directory, host="127.0.0.1"):
         self.host = host
         self.directory = pathlib.Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.failures = {}
+        self.delays = {}
         self.requests = []
         server = self
 
@@ -99,6 +100,7 @@ class FileServer:
             def do_GET(self):
                 name = urllib.parse.unquote(self.path.lstrip("/").split("?")[0])
                 server.requests.append(name)
+                time.sleep(server.delays.get(name, 0))
                 status = server.failures.get(name)
                 path = server.directory / name
                 if status is None and not path.is_file():
@@ -127,6 +129,11 @@ class FileServer:
         if isinstance(data, (str, pathlib.Path)) and pathlib.Path(data).is_file():
             data = pathlib.Path(data).read_bytes()
         (self.directory / name).write_bytes(data)
+        return self.url(name)
+
+    def delay(self, name, seconds):
+        """Makes fetching name take this long (a slow orchestrator or network)."""
+        self.delays[name] = seconds
         return self.url(name)
 
     def fail(self, name, status):
