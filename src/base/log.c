@@ -1,10 +1,10 @@
 /*
  * log.c — one key=value line per event on stderr, and sinks that receive each line.
  *
- * A line is built completely in memory and written with a single write(2), so lines
- * from different threads never interleave (pipes and files keep a write of up to
- * PIPE_BUF bytes whole; our lines are far below the sizes where that matters in
- * practice). Control characters are escaped so one event is always one line.
+ * A line is built completely in memory and written with a single write(2) under a
+ * lock, so lines from different threads never interleave, whether stderr is a file,
+ * a pipe or a terminal. Fields longer than MAX_FIELD_BYTES are cut (marked "..."),
+ * and control characters become spaces, so one event is always one line.
  *
  * Sinks run outside the sinks lock, so a sink may itself log or add sinks; while a
  * thread runs sinks, its own log calls skip them, so a sink that logs cannot recurse.
@@ -25,6 +25,7 @@
 
 #define MAX_SINKS 16
 #define LINE_STACK_BYTES 2048
+#define MAX_FIELD_BYTES (16 * 1024)
 #define QUOTE_SLOTS 8
 #define QUOTE_BYTES 512
 
@@ -38,6 +39,7 @@ typedef struct log_sink {
 
 static atomic_int current_level = LOG_INFO;
 static pthread_mutex_t sinks_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sinks_idle = PTHREAD_COND_INITIALIZER;
 static log_sink *sinks[MAX_SINKS];
 static size_t sink_count;
@@ -211,6 +213,9 @@ void log_event(log_level level, const char *event, const char *fields, ...)
     va_end(args);
     if (field_size < 0)
         field_size = 0;
+    bool cut = field_size > MAX_FIELD_BYTES;   /* someone logged a whole body */
+    if (cut)
+        field_size = MAX_FIELD_BYTES;
     size_t event_size = strlen(event ? event : "-");
     size_t total = head_size + event_size + (field_size ? 1 + (size_t)field_size : 0) + 2;
     char *line = total <= sizeof stack ? stack : malloc(total);
@@ -225,12 +230,18 @@ void log_event(log_level level, const char *event, const char *fields, ...)
         line[n++] = ' ';
         vsnprintf(line + n, (size_t)field_size + 1, fields, again);
         n += (size_t)field_size;
+        if (cut)
+            memcpy(line + n - 3, "...", 3);
     }
     va_end(again);
     line[n] = '\0';
     escape_controls(line);
     line[n] = '\n';
+    /* A write to a pipe longer than PIPE_BUF may interleave with other writers; the
+     * lock keeps this process's lines whole whatever stderr is. */
+    pthread_mutex_lock(&write_lock);
     write_all(STDERR_FILENO, line, n + 1);
+    pthread_mutex_unlock(&write_lock);
     line[n] = '\0';
     if (!in_sink)
         run_sinks(level, event, line);

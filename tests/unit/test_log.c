@@ -235,47 +235,67 @@ enum { THREADS = 8, LINES = 400 };
 static void *log_many(void *arg)
 {
     int id = (int)(intptr_t)arg;
+    static char xs[6001];
+    memset(xs, 'x', 6000);   /* same bytes from every thread: a benign race */
     char padding[700];
     for (int i = 0; i < LINES; i++) {
-        /* Lines of very different lengths, some longer than the stack buffer. */
+        /* Lines of very different lengths, some longer than the stack buffer and
+         * some longer than PIPE_BUF (4096), which a pipe does not keep whole. */
         size_t n = (size_t)((i * 37 + id * 11) % 600);
         memset(padding, 'a' + id, n);
         padding[n] = '\0';
-        log_info("load.line", "thread=%d i=%d pad=%s%s", id, i, padding,
-                 i % 50 == 0 ? "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                             : "");
+        log_info("load.line", "thread=%d i=%d pad=%s%s", id, i, padding, i % 25 == 0 ? xs : "");
     }
+    return NULL;
+}
+
+/* Drains a pipe into a growing buffer until it closes. */
+typedef struct drain {
+    int fd;
+    char *data;
+    size_t size, capacity;
+} drain;
+
+static void *drain_pipe(void *arg)
+{
+    drain *d = arg;
+    for (;;) {
+        if (d->capacity - d->size < 65536) {
+            d->capacity = d->capacity ? d->capacity * 2 : 1 << 20;
+            d->data = realloc(d->data, d->capacity);
+        }
+        ssize_t n = read(d->fd, d->data + d->size, d->capacity - d->size - 1);
+        if (n <= 0)
+            break;
+        d->size += (size_t)n;
+    }
+    d->data[d->size] = '\0';
     return NULL;
 }
 
 static void test_lines_from_threads_never_interleave(void **state)
 {
     (void)state;
-    capture c;
-    capture_begin(&c);
+    /* stderr is a pipe here, the case where long writes could interleave. */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    drain d = {.fd = fds[0]};
+    pthread_t reader;
+    pthread_create(&reader, NULL, drain_pipe, &d);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fds[1], 2);
+    close(fds[1]);
     pthread_t threads[THREADS];
     for (int t = 0; t < THREADS; t++)
         pthread_create(&threads[t], NULL, log_many, (void *)(intptr_t)t);
     for (int t = 0; t < THREADS; t++)
         pthread_join(threads[t], NULL);
-    char *text = capture_end(&c);
+    dup2(saved, 2);   /* closes the pipe's last write end */
+    close(saved);
+    pthread_join(reader, NULL);
+    close(fds[0]);
+    char *text = d.data;
 
     static bool got[THREADS][LINES];
     memset(got, 0, sizeof got);
@@ -296,11 +316,33 @@ static void test_lines_from_threads_never_interleave(void **state)
         for (regoff_t k = m[3].rm_so; k < m[3].rm_eo; k++)
             if (line[k] != 'a' + thread && line[k] != 'x')
                 fail_msg("line of thread %d holds another thread's bytes", thread);
+        assert_int_equal(m[3].rm_eo - m[3].rm_so, (i * 37 + thread * 11) % 600 +
+                                                      (i % 25 == 0 ? 6000 : 0));
         lines++;
     }
     regfree(&re);
     assert_int_equal(lines, THREADS * LINES);
     free(text);
+}
+
+static void test_huge_fields_are_cut(void **state)
+{
+    (void)state;
+    size_t size = 100000;
+    char *body = malloc(size + 1);
+    memset(body, 'b', size);
+    body[size] = '\0';
+    capture c;
+    capture_begin(&c);
+    log_info("big.body", "body=%s", body);
+    char *text = capture_end(&c);
+    size_t n = strlen(text);
+    assert_true(n < 17 * 1024);
+    assert_non_null(strstr(text, "event=big.body body=bbbb"));
+    assert_int_equal(text[n - 1], '\n');
+    assert_memory_equal(text + n - 4, "...", 3);
+    free(text);
+    free(body);
 }
 
 int main(void)
@@ -312,6 +354,7 @@ int main(void)
         cmocka_unit_test_setup(test_unquoted_control_characters_stay_on_one_line, reset_level),
         cmocka_unit_test_setup(test_sinks, reset_level),
         cmocka_unit_test_setup(test_lines_from_threads_never_interleave, reset_level),
+        cmocka_unit_test_setup(test_huge_fields_are_cut, reset_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
