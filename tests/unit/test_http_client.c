@@ -3,6 +3,7 @@
  * of every kind, multipart, downloads with their digest and size limit, and the
  * errors a caller must be able to tell apart (refused, timed out, too large).
  */
+#define _GNU_SOURCE   /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -387,6 +388,76 @@ static void test_threads_have_their_own_handles(void **state)
     }
 }
 
+/* A minimal keep-alive server that counts the connections it accepts. */
+typedef struct counting_server {
+    int listener;
+    unsigned port;
+    int accepted;
+    int answered;
+    int expected;
+} counting_server;
+
+static void *serve_counting(void *arg)
+{
+    counting_server *cs = arg;
+    while (cs->answered < cs->expected) {
+        int fd = accept(cs->listener, NULL, NULL);
+        if (fd < 0)
+            break;
+        cs->accepted++;
+        char buf[4096];
+        size_t have = 0;
+        for (;;) {
+            char *end = memmem(buf, have, "\r\n\r\n", 4);
+            if (end) {
+                size_t used = (size_t)(end + 4 - buf);
+                memmove(buf, buf + used, have - used);
+                have -= used;
+                const char *answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                test_send_all(fd, answer, strlen(answer));
+                if (++cs->answered == cs->expected)
+                    break;
+                continue;
+            }
+            ssize_t n = recv(fd, buf + have, sizeof buf - have, 0);
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_connections_are_kept_alive(void **state)
+{
+    (void)state;
+    counting_server cs = {.expected = 3};
+    cs.listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    assert_int_equal(bind(cs.listener, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(cs.listener, 4), 0);
+    getsockname(cs.listener, (struct sockaddr *)&addr, &len);
+    cs.port = ntohs(addr.sin_port);
+    pthread_t thread;
+    pthread_create(&thread, NULL, serve_counting, &cs);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/x", cs.port);
+    for (int i = 0; i < 3; i++) {
+        http_result r;
+        assert_true(http_get(url, 5000, &r));
+        assert_string_equal(r.body, "ok");
+        http_result_free(&r);
+    }
+    pthread_join(thread, NULL);
+    close(cs.listener);
+    /* Three calls from one thread, one connection. */
+    assert_int_equal(cs.accepted, 1);
+    assert_int_equal(cs.answered, 3);
+}
+
 static void test_url_encode(void **state)
 {
     (void)state;
@@ -410,6 +481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_download_of_an_error_keeps_no_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_connection_and_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_have_their_own_handles, setup, teardown),
+        cmocka_unit_test(test_connections_are_kept_alive),
         cmocka_unit_test(test_url_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
