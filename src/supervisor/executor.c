@@ -19,6 +19,7 @@ struct executor {
     pthread_cond_t work;
     job *head, *tail;
     size_t pending;
+    size_t max_pending;         /* 0: unbounded */
     bool stopping;
     pthread_t *threads;
     unsigned thread_count;
@@ -47,7 +48,7 @@ static void *worker_main(void *arg)
     }
 }
 
-executor *executor_start(unsigned workers, char *err, size_t err_size)
+executor *executor_start(unsigned workers, size_t max_pending, char *err, size_t err_size)
 {
     executor *ex = calloc(1, sizeof *ex);
     if (!ex || !(ex->threads = calloc(workers ? workers : 1, sizeof *ex->threads))) {
@@ -55,6 +56,7 @@ executor *executor_start(unsigned workers, char *err, size_t err_size)
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    ex->max_pending = max_pending;
     pthread_mutex_init(&ex->lock, NULL);
     pthread_cond_init(&ex->work, NULL);
     for (unsigned i = 0; i < (workers ? workers : 1); i++) {
@@ -68,15 +70,18 @@ executor *executor_start(unsigned workers, char *err, size_t err_size)
     return ex;
 }
 
-bool executor_submit(executor *ex, executor_job_fn fn, void *arg)
+executor_refusal executor_submit(executor *ex, executor_job_fn fn, void *arg)
 {
     job *j = malloc(sizeof *j);
     if (!j)
-        return false;
+        return EXECUTOR_NO_MEMORY;
     *j = (job){fn, arg, NULL};
     pthread_mutex_lock(&ex->lock);
-    bool accepted = !ex->stopping;
-    if (accepted) {
+    executor_refusal refusal = ex->stopping ? EXECUTOR_STOPPING
+                               : ex->max_pending && ex->pending >= ex->max_pending
+                                   ? EXECUTOR_FULL
+                                   : EXECUTOR_ACCEPTED;
+    if (refusal == EXECUTOR_ACCEPTED) {
         if (ex->tail)
             ex->tail->next = j;
         else
@@ -86,9 +91,9 @@ bool executor_submit(executor *ex, executor_job_fn fn, void *arg)
         pthread_cond_signal(&ex->work);
     }
     pthread_mutex_unlock(&ex->lock);
-    if (!accepted)
+    if (refusal != EXECUTOR_ACCEPTED)
         free(j);
-    return accepted;
+    return refusal;
 }
 
 size_t executor_pending(executor *ex)

@@ -203,8 +203,13 @@ static int stage_one(invocation *inv, const char *field, const char *upload_path
     if (!mount) {
         char mounts[512];
         list_mounts(inv->function, mounts, sizeof mounts);
-        snprintf(err, err_size, "%s: unexpected input file: %s takes the files: %s",
-                 field, inv->function->name, mounts);
+        if (upload_path)
+            snprintf(err, err_size, "%s: unexpected input file: %s takes the files: %s",
+                     field, inv->function->name, mounts);
+        else
+            snprintf(err, err_size, "%s: unexpected form field: send arguments in the query "
+                     "string (?%s=...) and files as parts named after %s's mounts: %s",
+                     field, field, inv->function->name, mounts);
         return 400;
     }
     if (staged(inv, field)) {
@@ -563,10 +568,11 @@ void invocation_handle(supervisor *sv, http_request *req)
     int status = inv->base_url ? find_function(inv, req, err, sizeof err) : 500;
     if (!inv->base_url)
         snprintf(err, sizeof err, "out of memory");
-    if (status == 200)
-        status = convert_args(inv, req, err, sizeof err);
+    /* files first: a form field sent for an argument is explained as such */
     if (status == 200)
         status = stage_files(inv, req, err, sizeof err);
+    if (status == 200)
+        status = convert_args(inv, req, err, sizeof err);
     if (status != 200) {
         http_respond_error(req, status, "%s", err);
         invocation_free(inv);
@@ -579,9 +585,18 @@ void invocation_handle(supervisor *sv, http_request *req)
         return;
     }
     char *url = result_url(inv);
-    if (!url || !executor_submit(sv->executor, run_queued, inv)) {
+    executor_refusal refusal = url ? executor_submit(sv->executor, run_queued, inv)
+                                   : EXECUTOR_NO_MEMORY;
+    if (refusal != EXECUTOR_ACCEPTED) {
         free(url);
-        http_respond_error(req, 503, "the supervisor is shutting down; try another device");
+        if (refusal == EXECUTOR_FULL)
+            http_respond_error(req, 503, "%zu calls are already waiting on this device; try "
+                               "again later or on another device",
+                               (size_t)sv->config->max_queued);
+        else if (refusal == EXECUTOR_STOPPING)
+            http_respond_error(req, 503, "the supervisor is shutting down; try another device");
+        else
+            http_respond_error(req, 500, "out of memory");
         invocation_free(inv);
         return;
     }

@@ -95,7 +95,7 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     sv->deployments = deployment_store_open(&settings, err, err_size);
     if (!sv->deployments)
         return false;
-    sv->executor = executor_start((unsigned)c->workers, err, err_size);
+    sv->executor = executor_start((unsigned)c->workers, (size_t)c->max_queued, err, err_size);
     if (!sv->executor || !start_server(sv, err, err_size))
         return false;
     uint16_t port = http_server_port(sv->server);

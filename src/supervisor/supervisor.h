@@ -45,6 +45,7 @@ typedef struct supervisor_config {
     long long fuel;             /* copied into default_limits */
     manifest_limits default_limits;
     long long workers;
+    long long max_queued;       /* POST calls waiting for a worker */
     long long http_threads;
     uint64_t chain_timeout_ms;
     uint64_t download_timeout_ms;

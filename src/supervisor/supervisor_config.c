@@ -75,6 +75,9 @@ static const config_option options[] = {
     {"workers", {"LIQUID_WORKERS"}, CONFIG_INT, "0",
      "threads running POST calls in the background (0: one per core, at least 2)",
      AT(workers), "N", 0, 1024},
+    {"max-queued", {"LIQUID_MAX_QUEUED"}, CONFIG_INT, "10000",
+     "POST calls that may wait for a worker; beyond, a POST is refused with 503", AT(max_queued),
+     "N", 1, 100000000},
     {"http-threads", {"LIQUID_HTTP_THREADS"}, CONFIG_INT, "0",
      "HTTP worker threads, on which GET calls run (0: the server's default, 2 per core and "
      "at least 4)", AT(http_threads), "N", 0, 1024},

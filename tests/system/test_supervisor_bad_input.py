@@ -230,6 +230,10 @@ def test_bad_calls(deployed):
     r = sv.call(DEP, "f", "echo", method="POST", body=b"")
     assert r.status == 400
     assert r.json()["errorText"].startswith("in.txt: missing input file")
+    r = sv.call(DEP, "m", "add", method="POST", fields=[("param0", "2")])
+    assert r.status == 400
+    assert r.json()["errorText"].startswith("param0: unexpected form field: send arguments in "
+                                            "the query string")
     # a hostile file name is ignored: the file lands under its mount name
     outside = sv.instance_dir / "deployments" / DEP / "v1" / "escaped.txt"
     r = sv.call(DEP, "f", "echo", method="POST",

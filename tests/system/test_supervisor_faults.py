@@ -130,3 +130,19 @@ def test_unwritable_instance_dir_is_a_clear_error(liquid, tmp_path):
     r = liquid("supervisor", "--no-mdns", "--port", "0", "--instance-dir", str(blocker / "x"))
     assert r.returncode == 1
     assert "cannot create directory" in r.stderr and str(blocker) in r.stderr
+
+
+def test_a_flood_of_posts_is_refused_beyond_the_queue(supervisors, file_server, wat):
+    sv = supervisors("flooded", args=["--workers", "1", "--max-queued", "2", "--timeout",
+                                      "600ms"])
+    assert sv.deploy(faults_manifest(sv, file_server, wat)).status == 200
+    answers = [sv.call(DEP, "m", "spin", method="POST", body=b"") for _ in range(6)]
+    statuses = [a.status for a in answers]
+    # one running, two waiting; the rest refused, saying why
+    assert statuses.count(200) in (3, 4), statuses       # 4 if the first finished meanwhile
+    refused = [a for a in answers if a.status == 503]
+    assert refused and "calls are already waiting on this device" in refused[0].json()["errorText"]
+    for a in answers:
+        if a.status == 200:
+            entry = sv.wait_history(request_id_of(a.json()["resultUrl"]))
+            assert entry.status == 500 and "deadline exceeded" in entry.json()["result"]
