@@ -98,7 +98,8 @@ void http_respond_error(http_request *req, int status, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    if (status >= 500)
+    /* 503 is the server declining work (stopping, overloaded), not a fault. */
+    if (status >= 500 && status != 503)
         log_error("http.error", "request=%s method=%s path=%s status=%d error=%s",
                   req->request_id, req->method, log_quote(req->path ? req->path : req->raw_path),
                   status, log_quote(message));
