@@ -192,6 +192,20 @@ static int build_version(deployment_store *store, deployment *d, char *err, size
     int status = deploy_build(&store->settings, d, DEPLOY_FETCH, err, err_size);
     if (status != 200)
         return status;
+    /* what was renamed into place must be durable before READY says it is there */
+    char *modules = deployment_path(d, "modules", NULL, NULL);
+    bool synced = modules && files_sync_dir(modules);
+    free(modules);
+    for (size_t i = 0; synced && i < d->manifest->module_count; i++) {
+        char *sandbox = deployment_path(d, "sandbox", d->manifest->modules[i].name, NULL);
+        synced = sandbox && files_sync_dir(sandbox);
+        free(sandbox);
+    }
+    if (!synced) {
+        snprintf(err, err_size, "cannot sync the deployment's files in %s: %s", d->dir,
+                 strerror(errno));
+        return errno == ENOSPC ? 507 : 500;
+    }
     char *ready = files_join(d->dir, READY_FILE, NULL);
     written = ready && fs_write_atomic(ready, "ready\n", 6, 0644, err, err_size);
     free(ready);

@@ -52,6 +52,18 @@ bool files_move(const char *from, const char *to, char *err, size_t err_size)
     return true;
 }
 
+bool files_sync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = fsync(fd) == 0;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return ok;
+}
+
 int files_open_regular(const char *dir, const char *name)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

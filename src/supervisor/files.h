@@ -16,6 +16,10 @@ char *files_join(const char *first, ...) __attribute__((sentinel));
  * different file systems; errno says why on failure. */
 bool files_move(const char *from, const char *to, char *err, size_t err_size);
 
+/* Makes the entries of a directory durable (fsync of the directory itself), so files
+ * renamed into it survive a power cut. */
+bool files_sync_dir(const char *path);
+
 /* Opens name inside dir for reading without following a symbolic link, and only if
  * it is a regular file; -1 (errno set) otherwise. */
 int files_open_regular(const char *dir, const char *name);
