@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_MAX_MEMORY_PAGES 256u      /* 16 MiB per memory */
+#define FUZZ_MAX_MEMORY_PAGES 32u       /* 2 MiB per memory: every snapshot copies them */
 #define FUZZ_MAX_TABLE_ELEMS 65536u
 #define FUZZ_MAX_EXPORT_CALLS 32u
 #define FUZZ_MAX_MIGRATED_CALLS 4u
@@ -137,6 +137,11 @@ static void define_dummy_func(wasm_linker *linker, const wasm_extern_info *info)
     free(results);
 }
 
+static uint32_t bounded_max(const wasm_limits_view *limits, uint32_t bound)
+{
+    return limits->has_max && limits->max < bound ? limits->max : bound;
+}
+
 static void define_dummy(wasm_linker *linker, const wasm_extern_info *info)
 {
     wasm_error err;
@@ -144,16 +149,18 @@ static void define_dummy(wasm_linker *linker, const wasm_extern_info *info)
     case WASM_EXTERN_FUNC:
         define_dummy_func(linker, info);
         break;
+    /* The instance limits do not reach what the host defines, so the dummy's own
+     * maximum bounds it; it still matches the import (min <= max <= its max). */
     case WASM_EXTERN_TABLE:
         if (info->limits.min <= FUZZ_MAX_TABLE_ELEMS)
             wasm_linker_define_table(linker, info->module, info->name,
-                                     (wasm_valtype)info->table_elem_type, info->limits.min,
-                                     info->limits.has_max, info->limits.max, &err);
+                                     (wasm_valtype)info->table_elem_type, info->limits.min, true,
+                                     bounded_max(&info->limits, FUZZ_MAX_TABLE_ELEMS), &err);
         break;
     case WASM_EXTERN_MEMORY:
         if (info->limits.min <= FUZZ_MAX_MEMORY_PAGES)
-            wasm_linker_define_memory(linker, info->module, info->name, info->limits.min,
-                                      info->limits.has_max, info->limits.max, &err);
+            wasm_linker_define_memory(linker, info->module, info->name, info->limits.min, true,
+                                      bounded_max(&info->limits, FUZZ_MAX_MEMORY_PAGES), &err);
         break;
     case WASM_EXTERN_GLOBAL: {
         wasm_value zero;
@@ -277,9 +284,9 @@ static void restore_damaged(const world *w, const wasm_module *module, const uin
     uint8_t *damaged = malloc(size);
     if (!damaged)
         return;
-    const size_t cuts[] = {0, 1, size / 2, size - 1};
+    const size_t cuts[] = {1, size / 2};
     const unsigned cut_count = sizeof cuts / sizeof cuts[0];
-    for (unsigned i = 0; i < cut_count + 3; i++) {
+    for (unsigned i = 0; i < cut_count + 2; i++) {
         wasm_instance *target = instantiate(w, module);
         if (!target)
             break;
@@ -291,7 +298,8 @@ static void restore_damaged(const world *w, const wasm_module *module, const uin
             damage(damaged, size, i - cut_count);
         wasm_error err;
         wasm_snapshot_restore(target, NULL, damaged, length, &err);
-        wasm_snapshot_has_call(damaged, length);
+        if (i == cut_count)
+            wasm_snapshot_has_call(damaged, length);
     }
     free(damaged);
 }
