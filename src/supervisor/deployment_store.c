@@ -176,23 +176,15 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Writes the manifest, builds the version, marks it READY. */
-static int build_version(deployment_store *store, deployment *d, char *err, size_t err_size)
+static int storage_status(void)
 {
-    if (!fs_mkdir_p(d->dir, 0755, err, err_size))
-        return errno == ENOSPC ? 507 : 500;
-    char *manifest_path = files_join(d->dir, MANIFEST_FILE, NULL);
-    char *text = json_dumps(d->manifest->json, JSON_INDENT(2));
-    bool written = manifest_path && text &&
-                   fs_write_atomic(manifest_path, text, strlen(text), 0644, err, err_size);
-    free(manifest_path);
-    free(text);
-    if (!written)
-        return errno == ENOSPC ? 507 : 500;
-    int status = deploy_build(&store->settings, d, DEPLOY_FETCH, err, err_size);
-    if (status != 200)
-        return status;
-    /* what was renamed into place must be durable before READY says it is there */
+    return errno == ENOSPC || errno == EDQUOT ? 507 : 500;
+}
+
+/* The directories files were created or renamed into, synced: their entries must be
+ * durable before READY says the version is complete. */
+static bool sync_version_dirs(deployment *d)
+{
     char *modules = deployment_path(d, "modules", NULL, NULL);
     bool synced = modules && files_sync_dir(modules);
     free(modules);
@@ -201,15 +193,38 @@ static int build_version(deployment_store *store, deployment *d, char *err, size
         synced = sandbox && files_sync_dir(sandbox);
         free(sandbox);
     }
-    if (!synced) {
+    return synced && files_sync_dir(d->dir);
+}
+
+/* Builds the version, writes its manifest, marks it READY. Every file is written and
+ * synced before READY exists, and the syncs are grouped after all the files are in
+ * place, so a deploy costs few journal commits (each is milliseconds on small
+ * devices). A crash at any point leaves a version without READY, or a complete one. */
+static int build_version(deployment_store *store, deployment *d, char *err, size_t err_size)
+{
+    if (!fs_mkdir_p(d->dir, 0755, err, err_size))
+        return storage_status();
+    int status = deploy_build(&store->settings, d, DEPLOY_FETCH, err, err_size);
+    if (status != 200)
+        return status;
+    char *manifest_path = files_join(d->dir, MANIFEST_FILE, NULL);
+    char *text = json_dumps(d->manifest->json, JSON_INDENT(2));
+    bool written = manifest_path && text &&
+                   files_write_synced(manifest_path, text, strlen(text), err, err_size);
+    free(manifest_path);
+    free(text);
+    if (!written)
+        return storage_status();
+    if (!sync_version_dirs(d)) {
         snprintf(err, err_size, "cannot sync the deployment's files in %s: %s", d->dir,
                  strerror(errno));
-        return errno == ENOSPC ? 507 : 500;
+        return storage_status();
     }
     char *ready = files_join(d->dir, READY_FILE, NULL);
-    written = ready && fs_write_atomic(ready, "ready\n", 6, 0644, err, err_size);
+    written = ready && files_write_synced(ready, "ready\n", 6, err, err_size) &&
+              files_sync_dir(d->dir);
     free(ready);
-    return written ? 200 : (errno == ENOSPC ? 507 : 500);
+    return written ? 200 : storage_status();
 }
 
 int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char *err,

@@ -52,6 +52,35 @@ bool files_move(const char *from, const char *to, char *err, size_t err_size)
     return true;
 }
 
+bool files_write_synced(const char *path, const void *data, size_t size, char *err,
+                        size_t err_size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bool ok = fd >= 0;
+    for (const char *p = data; ok && size;) {
+        ssize_t n = write(fd, p, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC;
+            ok = false;
+            break;
+        }
+        p += n;
+        size -= (size_t)n;
+    }
+    ok = ok && fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && ok)
+        ok = false, saved = errno;
+    if (!ok) {
+        snprintf(err, err_size, "cannot write %s: %s", path, strerror(saved));
+        errno = saved;
+    }
+    return ok;
+}
+
 bool files_sync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -16,6 +16,11 @@ char *files_join(const char *first, ...) __attribute__((sentinel));
  * different file systems; errno says why on failure. */
 bool files_move(const char *from, const char *to, char *err, size_t err_size);
 
+/* Creates (or truncates) path with data and syncs it. Not atomic: for files of a
+ * directory no reader looks at until a marker says it is complete. */
+bool files_write_synced(const char *path, const void *data, size_t size, char *err,
+                        size_t err_size);
+
 /* Makes the entries of a directory durable (fsync of the directory itself), so files
  * renamed into it survive a power cut. */
 bool files_sync_dir(const char *path);
