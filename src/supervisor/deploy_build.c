@@ -4,10 +4,10 @@
  */
 #include "supervisor/deploy_build.h"
 
+#include "base/fs.h"
 #include "base/http_client.h"
 #include "base/log.h"
 #include "supervisor/call_args.h"
-#include "base/fs.h"
 #include "supervisor/files.h"
 #include "supervisor/imports.h"
 

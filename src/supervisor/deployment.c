@@ -3,8 +3,8 @@
  */
 #include "supervisor/deployment.h"
 
-#include "base/log.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "supervisor/files.h"
 
 #include <pthread.h>

@@ -4,9 +4,9 @@
 #define _GNU_SOURCE
 #include "supervisor/deployment_store.h"
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "supervisor/deploy_build.h"
-#include "base/fs.h"
 #include "supervisor/files.h"
 
 #include <dirent.h>

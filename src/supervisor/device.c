@@ -3,8 +3,8 @@
  */
 #include "supervisor/device.h"
 
-#include "base/sysinfo.h"
 #include "base/fs.h"
+#include "base/sysinfo.h"
 #include "supervisor/files.h"
 #include "supervisor/imports.h"
 #include "supervisor/manifest.h"

@@ -1,8 +1,8 @@
 /*
  * invocation.c — one call of a deployed function (wasmiot-api.md §2.6, §2.9, §2.10):
  *
- *   prepare   find the function, convert the query arguments, check the uploaded
- *             files against the execution mounts and move them to the spool — all
+ *   prepare   find the function, check the uploaded files against the execution
+ *             mounts and move them to the spool, convert the query arguments — all
  *             before answering, so a bad request gets its 4xx and nothing runs;
  *   run       in the module's runtime, under its lock: place the inputs in the
  *             sandbox, call the export, take the result as the endpoint describes it,
@@ -16,10 +16,10 @@
 #define _GNU_SOURCE
 #include "supervisor/supervisor.h"
 
+#include "base/fs.h"
 #include "base/ids.h"
 #include "supervisor/call_args.h"
 #include "supervisor/chain.h"
-#include "base/fs.h"
 #include "supervisor/files.h"
 
 #include <errno.h>

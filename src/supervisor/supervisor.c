@@ -14,8 +14,8 @@
 #include "cli/commands.h"
 #include "supervisor/supervisor.h"
 
-#include "supervisor/device.h"
 #include "base/fs.h"
+#include "supervisor/device.h"
 #include "supervisor/files.h"
 
 #include <errno.h>
