@@ -9,5 +9,6 @@ int command_run(int argc, char **argv);        /* run.c: run a module locally */
 int command_spectest(int argc, char **argv);   /* spectest.c: run a wast2json file */
 int command_supervisor(int argc, char **argv); /* supervisor/supervisor.c: the device agent */
 int command_mdns(int argc, char **argv);       /* mdns.c: browse or advertise DNS-SD services */
+int command_orchestrator(int argc, char **argv); /* orchestrator/orchestrator.c: the control plane */
 
 #endif

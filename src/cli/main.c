@@ -15,6 +15,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", command_run, "run a WebAssembly module locally (WASI command or one export)"},
     {"spectest", command_spectest, "run one WebAssembly spec test file converted by wast2json"},
+    {"orchestrator", command_orchestrator, "run the control plane of one domain (Wasm-IoT orchestrator API)"},
     {"supervisor", command_supervisor, "run the device agent (Wasm-IoT supervisor API)"},
     {"mdns", command_mdns, "browse or advertise DNS-SD services over multicast DNS"},
 };
@@ -29,10 +30,10 @@ static void print_usage(FILE *out)
             "\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
-            "  %-10s %s\n"
-            "  %-10s %s\n"
+            "  %-12s %s\n"
+            "  %-12s %s\n"
             "\n"
             "`liquid COMMAND --help` describes each command.\n",
             "version", "print the version", "help", "print this help");

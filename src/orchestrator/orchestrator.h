@@ -53,6 +53,17 @@ typedef struct orchestrator {
     http_server *server;
 } orchestrator;
 
+/* A part with threads or sockets of its own (events, fleet, placement): orchestrator.c
+ * starts the parts in the order of its `parts[]` list, after the store and blobs and
+ * before the server (settings.public_url is final by then), and stops them in reverse
+ * order after the server has stopped, so no handler runs against a stopped part.
+ * start returns false with a sentence in err to abort the start-up; stop may be NULL. */
+typedef struct orchestrator_part {
+    const char *name;
+    bool (*start)(orchestrator *o, char *err, size_t err_size);
+    void (*stop)(orchestrator *o);
+} orchestrator_part;
+
 /* Route tables of the parts (each defined in its part's routes file). */
 extern const http_route module_routes[];
 extern const size_t module_route_count;

@@ -169,5 +169,8 @@ store_result store_each_referenced_digest(store *s, void (*fn)(const char *diges
 
 /* The current time as ISO 8601 UTC with milliseconds ("2026-11-22T10:00:00.123Z"). */
 void store_now_iso(char out[32]);
+/* Reads an ISO 8601 time ("2024-06-15T09:42:25Z", with optional fraction and a Z or
+ * +hh:mm offset; a date alone is midnight UTC) as milliseconds since the epoch. */
+bool store_parse_iso(const char *text, int64_t *ms);
 
 #endif
