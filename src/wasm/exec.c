@@ -10,6 +10,14 @@
  * or at most CLOCK_CHECK_INTERVAL when a deadline must be watched. So the clock is
  * read about once per CLOCK_CHECK_INTERVAL instructions, never per safe point, and
  * an exec with neither limit never leaves the fast path.
+ *
+ * Both limits are per call: wasm_exec_call starts with limits.fuel to spend and
+ * timeout_ms from now; wasm_exec_resume keeps the fuel left (plus any added) and
+ * restarts the clock. The fuel charged is deterministic: the same program spends
+ * the same amount on every machine, and a call stopped and resumed (even in
+ * another process, through a snapshot) spends exactly what an uninterrupted one
+ * does. An interrupt that arrives while no call runs stops the next one at its
+ * first safe point.
  */
 #include "wasm/exec.h"
 #include "wasm/runtime.h"
