@@ -26,9 +26,11 @@
  * function imports [{"module", "name", "kind": "function"}] and *exports the function
  * exports [{"name", "parameterCount", "params": ["i32", ...], "results": [...]}]. On
  * failure err holds the engine's message with the byte offset, e.g.
- * "invalid WebAssembly module at byte 0x1f: unknown opcode 0xff". */
+ * "invalid WebAssembly module at byte 31 (0x1f): unknown opcode 0xff", and *detail
+ * (detail may be NULL) the same as an object for an error body:
+ * {"kind": "malformed"|"invalid", "offset": N (when known), "message": "..."}. */
 bool module_parse_wasm(const uint8_t *bytes, size_t size, json_t **requirements,
-                       json_t **exports, char *err, size_t err_size);
+                       json_t **exports, json_t **detail, char *err, size_t err_size);
 
 /* True when the bytes start like a WebAssembly binary ("\0asm"). */
 bool module_looks_like_wasm(const uint8_t *bytes, size_t size);

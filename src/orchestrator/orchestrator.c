@@ -125,7 +125,19 @@ static bool open_data(running *r, char *err, size_t err_size)
     if (!r->o.store)
         return false;
     r->o.blobs = blobs_open(r->blobs_dir, err, err_size);
-    return r->o.blobs != NULL;
+    if (!r->o.blobs)
+        return false;
+    /* files of modules deleted before a crash, or of uploads a crash cut short */
+    blobs_gc_stats stats;
+    char message[512];
+    if (!blobs_gc(r->o.blobs, r->o.store, r->o.settings.blob_gc_grace_seconds, &stats, message,
+                  sizeof message))
+        log_warn("blobs.gc_failed", "reason=%s", log_quote(message));
+    else if (stats.removed)
+        log_info("blobs.gc", "removed=%llu bytes=%llu kept=%llu",
+                 (unsigned long long)stats.removed, (unsigned long long)stats.bytes_removed,
+                 (unsigned long long)stats.kept);
+    return true;
 }
 
 static bool start_server(running *r, char *err, size_t err_size)
@@ -170,6 +182,7 @@ static bool start(running *r, char *err, size_t err_size)
         .lost_after = (unsigned)c->lost_after,
         .active_after = (unsigned)c->active_after,
         .max_upload_bytes = (size_t)c->max_upload_bytes,
+        .blob_gc_grace_seconds = (unsigned)(c->gc_grace_ms / 1000),
     };
     if (!open_data(r, err, err_size))
         return false;

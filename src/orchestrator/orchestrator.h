@@ -41,6 +41,7 @@ typedef struct orchestrator_settings {
     unsigned lost_after;            /* failed checks before lost */
     unsigned active_after;          /* good checks before a suspect/lost device is active again */
     size_t max_upload_bytes;
+    unsigned blob_gc_grace_seconds; /* unreferenced blobs younger than this are kept */
 } orchestrator_settings;
 
 typedef struct orchestrator {
