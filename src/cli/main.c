@@ -18,6 +18,12 @@ static const command commands[] = {
     {"orchestrator", command_orchestrator, "run the control plane of one domain (Wasm-IoT orchestrator API)"},
     {"supervisor", command_supervisor, "run the device agent (Wasm-IoT supervisor API)"},
     {"mdns", command_mdns, "browse or advertise DNS-SD services over multicast DNS"},
+    {"device", command_device, "list, show, blacklist or remove an orchestrator's devices"},
+    {"module", command_module, "add, describe, list, show or remove modules"},
+    {"deploy", command_deploy, "create, list, show, apply or remove deployments"},
+    {"exec", command_exec, "run a deployment once and print its result"},
+    {"logs", command_logs, "show the logs supervisors sent to the orchestrator"},
+    {"events", command_events, "show (or --follow) the orchestrator's events"},
 };
 
 static void print_usage(FILE *out)
