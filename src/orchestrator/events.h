@@ -103,6 +103,12 @@ extern const double events_latency_bounds[EVENTS_LATENCY_BUCKETS];
 void events_counters_get(events *e, events_counters *counters,
                          uint64_t buckets[EVENTS_LATENCY_BUCKETS + 1], json_t **by_type);
 
+/* The orchestrator part (orchestrator.c's parts[]): events_new(o->store) into
+ * o->events, and events_free. Start it before the parts that publish. */
+struct orchestrator;
+bool events_part_start(struct orchestrator *o, char *err, size_t err_size);
+void events_part_stop(struct orchestrator *o);
+
 /* The HTTP routes (events_routes.c): GET /events, GET /events/recent, GET /metrics,
  * POST|GET /device/logs — the event_routes[] table of orchestrator.h. */
 

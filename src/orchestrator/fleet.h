@@ -89,4 +89,32 @@ static inline bool fleet_usable(const device_view *v)
  * a failed health check. Unknown ids are ignored. */
 void fleet_report_failure(fleet *f, const char *device_id, const char *reason);
 
+/* The orchestrator part (orchestrator.c's parts[]): fleet_start into o->fleet, and
+ * fleet_stop. Start it after the events part. */
+bool fleet_part_start(orchestrator *o, char *err, size_t err_size);
+void fleet_part_stop(orchestrator *o);
+
+/* ---- counters for /metrics (monotonic for the life of the process) */
+typedef struct fleet_counters {
+    size_t devices[3];              /* by device_state, blacklisted ones included */
+    size_t blacklisted;
+    uint64_t health_checks;         /* checks made by the health loop and introductions */
+    uint64_t health_check_failures;
+    uint64_t introductions;         /* devices introduced (new or re-registered) */
+    uint64_t introduction_failures; /* no address answered */
+    uint64_t peer_failure_reports;  /* fleet_report_failure calls counted */
+} fleet_counters;
+void fleet_counters_get(fleet *f, fleet_counters *out);
+
+/* ---- used by the routes (fleet_routes.c), and by tests */
+
+/* Registers a device from the bonjour-like record of POST /file/device/discovery/register
+ * (wasmiot-api.md §3.3): {"name", "port", "addresses"?, "host"?, "properties"?: {...}};
+ * peer_address (where the request came from) is tried after the listed addresses, or
+ * alone when none are listed. Introduces it (description, then an
+ * immediate health check) before returning. false with a sentence in err, and
+ * *status the HTTP status it deserves (400 bad record, 502 no address answered). */
+bool fleet_register(fleet *f, const json_t *record, const char *peer_address, int *status,
+                    char *err, size_t err_size);
+
 #endif

@@ -15,6 +15,8 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "orchestrator/blobs.h"
+#include "orchestrator/events.h"
+#include "orchestrator/fleet.h"
 #include "orchestrator/orchestrator_config.h"
 #include "orchestrator/store.h"
 
@@ -39,12 +41,15 @@ typedef struct route_table {
 
 static const route_table route_tables[] = {
     {module_routes, &module_route_count},
+    {device_routes, &device_route_count},
+    {event_routes, &event_route_count},
 };
 
 /* Parts with threads of their own, started in this order before the server and
  * stopped in reverse after it (orchestrator.h). */
 static const orchestrator_part parts[] = {
-    {NULL, NULL, NULL},   /* placeholder so the array is never empty; skipped */
+    {"events", events_part_start, events_part_stop},
+    {"fleet", fleet_part_start, fleet_part_stop},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
