@@ -64,10 +64,18 @@ def machine_description():
     return f"{model}, {os.cpu_count()} logical CPUs{memory}, Linux {uname.release} ({uname.machine})"
 
 
-def liquid_revision():
-    commit = first_line(["git", "rev-parse", "--short", "HEAD"])
-    dirty = first_line(["git", "status", "--porcelain", "--", "src"]) not in ("unknown", "")
-    return commit + (" with uncommitted changes in src/" if dirty else "")
+def liquid_revision(liquid):
+    """Which engine was measured: the binary's build time, and the last commit
+    that touched the engine (src/wasm) with whether the tree differs from it."""
+    engine_commit = first_line(["git", "log", "-1", "--format=%h (%cd)", "--date=format:%Y-%m-%d %H:%M",
+                                "--", "src/wasm"])
+    dirty = first_line(["git", "status", "--porcelain", "--", "src/wasm"]) not in ("unknown", "")
+    try:
+        built = datetime.datetime.fromtimestamp(os.path.getmtime(liquid)).strftime("%Y-%m-%d %H:%M")
+    except OSError:
+        built = "unknown"
+    return (f"binary built {built}; last engine commit {engine_commit}"
+            + (", with uncommitted changes in src/wasm" if dirty else ", src/wasm unmodified"))
 
 
 def liquid_build_flags(liquid):
@@ -335,8 +343,8 @@ Generated: re-run the script rather than editing this file.
 - Peak memory: {peak_how}.
 - Compilers and runtimes: {first_line(["gcc", "--version"])}; {first_line(["clang-14", "--version"])};
   Node {first_line(["/usr/bin/node", "--version"])} (V8 {first_line(["/usr/bin/node", "-p", "process.versions.v8"])});
-  Liquid at commit {liquid_revision()} (`{args.liquid}`), interpreter compiled with
-  {liquid_build_flags(args.liquid)}.
+  Liquid `{args.liquid}` ({liquid_revision(args.liquid)}), interpreter
+  compiled with {liquid_build_flags(args.liquid)}.
 - Commands, for each NAME in {", ".join(programs)}:
 
 ```sh
