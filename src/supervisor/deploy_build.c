@@ -117,6 +117,17 @@ static int check_exports(const manifest_module *mm, const wasm_module *module, c
     return HTTP_OK;
 }
 
+int deploy_check_functions(const deployment *d, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < d->manifest->module_count; i++) {
+        int status = check_exports(&d->manifest->modules[i],
+                                   module_runtime_module(d->runtimes[i]), err, err_size);
+        if (status != HTTP_OK)
+            return status;
+    }
+    return HTTP_OK;
+}
+
 /* The module's binary: fetched (and its digest checked) or read back from disk. */
 static int load_module(const deploy_settings *s, deployment *d, size_t index,
                        deploy_source source, wasm_module **out, module_timing *timing,

@@ -23,4 +23,9 @@ typedef enum deploy_source {
 int deploy_build(const deploy_settings *settings, deployment *d, deploy_source source,
                  char *err, size_t err_size);
 
+/* Liquid's route change (PUT /deploy/{id}/routes): every function the manifest of d
+ * describes is an export of its module's running instance taking numbers; d->runtimes
+ * must be filled. 200, or 400 with the reason in err. */
+int deploy_check_functions(const deployment *d, char *err, size_t err_size);
+
 #endif

@@ -113,8 +113,11 @@ void deployment_release(deployment *d)
 {
     if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
         return;
-    for (size_t i = 0; d->manifest && d->runtimes && i < d->manifest->module_count; i++)
+    for (size_t i = 0; !d->heir && d->manifest && d->runtimes && i < d->manifest->module_count;
+         i++)
         module_runtime_free(d->runtimes[i]);
+    if (d->heir)
+        deployment_release(d->heir);
     if (atomic_load(&d->retired) && d->dir)
         remove_files_later(d);
     manifest_free(d->manifest);

@@ -34,6 +34,10 @@ typedef struct deployment {
     char *deployed_at;          /* RFC 3339 */
     manifest *manifest;
     module_runtime **runtimes;  /* parallel to manifest->modules */
+    /* Set when a route change (deployment_store_update_routes) gave these runtimes to
+     * a successor with new routes: this one no longer frees them, and holds a
+     * reference to the successor so they outlive the calls still running here. */
+    struct deployment *heir;
 } deployment;
 
 /* A deployment with one reference and no runtimes yet; takes the manifest. */

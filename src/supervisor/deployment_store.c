@@ -280,6 +280,82 @@ int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char
     return status;
 }
 
+/* The running manifest with routes' endpoints and instructions in place of its own. */
+static json_t *with_routes(const json_t *manifest_json, const json_t *routes, char *err,
+                           size_t err_size)
+{
+    json_t *endpoints = json_object_get(routes, "endpoints");
+    json_t *instructions = json_object_get(routes, "instructions");
+    if (!json_is_object(routes) || !json_is_object(endpoints) || !json_is_object(instructions)) {
+        snprintf(err, err_size, "(body): expected {\"endpoints\": {...}, \"instructions\": "
+                 "{...}}, the members of a mini-manifest a route change replaces");
+        return NULL;
+    }
+    json_t *json = json_deep_copy(manifest_json);
+    if (json) {
+        json_object_set(json, "endpoints", endpoints);
+        json_object_set(json, "instructions", instructions);
+    }
+    return json;
+}
+
+int deployment_store_update_routes(deployment_store *store, const char *id,
+                                   const json_t *routes, char *err, size_t err_size)
+{
+    if (!begin_deploy(store, id)) {
+        snprintf(err, err_size, "out of memory");
+        return 500;
+    }
+    int status = 200;
+    deployment *current = deployment_store_get(store, id), *next = NULL;
+    json_t *json = NULL;
+    manifest *m = NULL;
+    if (!current) {
+        snprintf(err, err_size, "deployment %s does not exist on this device", id);
+        status = 404;
+    } else if (!(json = with_routes(current->manifest->json, routes, err, err_size)) ||
+               !(m = manifest_parse(json, err, err_size))) {
+        status = 400;
+    } else if (!(next = deployment_new(m, current->version, current->dir))) {
+        manifest_free(m);
+        snprintf(err, err_size, "out of memory");
+        status = 500;
+    } else {
+        memcpy(next->runtimes, current->runtimes, m->module_count * sizeof *next->runtimes);
+        status = deploy_check_functions(next, err, err_size);
+    }
+    char *path = status == 200 ? files_join(current->dir, MANIFEST_FILE, NULL) : NULL;
+    char *text = path ? json_dumps(json, JSON_INDENT(2)) : NULL;
+    if (status == 200 && !(text && fs_write_atomic(path, text, strlen(text), 0644, err,
+                                                    err_size)))
+        status = text ? storage_status() : 500;
+    if (status == 200) {
+        pthread_mutex_lock(&store->lock);
+        /* a DELETE may have come in meanwhile: then there is nothing to change */
+        deployment *old = index_of(store, id) >= 0 ? swap_in(store, next) : NULL;
+        pthread_mutex_unlock(&store->lock);
+        if (old == current) {
+            /* old hands its runtimes on: calls still running in it keep the heir alive */
+            old->heir = deployment_acquire(next);
+            deployment_release(old);
+            log_info("deploy.routes_changed", "deployment=%s version=%u", id, next->version);
+        } else {
+            snprintf(err, err_size, "deployment %s was removed while its routes changed", id);
+            status = 404;
+        }
+    }
+    if (status != 200 && next) {
+        memset(next->runtimes, 0, m->module_count * sizeof *next->runtimes);
+        deployment_release(next);
+    }
+    free(path);
+    free(text);
+    json_decref(json);
+    deployment_release(current);
+    end_deploy(store, id);
+    return status;
+}
+
 int deployment_store_remove(deployment_store *store, const char *id)
 {
     pthread_mutex_lock(&store->lock);

@@ -42,6 +42,15 @@ void deployment_store_close(deployment_store *store);
  * fetched, 507 no space left, 500 anything else on this side). */
 int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char *err,
                             size_t err_size);
+/* Liquid's route change: replaces the `endpoints` and `instructions` of a running
+ * deployment (routes: {"endpoints": {...}, "instructions": {...}}) without touching
+ * its modules, so their memory carries on; the orchestrator uses it to point a step
+ * at the new device of the next one after a failover. The new manifest is validated
+ * as a deploy's is and must describe only functions the running modules export.
+ * Returns 200, 404 unknown deployment, 400 with the reason in err, 5xx storage. */
+int deployment_store_update_routes(deployment_store *store, const char *id,
+                                   const json_t *routes, char *err, size_t err_size);
+
 /* 200 removed (its files go when its last call ends), 404 unknown. */
 int deployment_store_remove(deployment_store *store, const char *id);
 

@@ -161,6 +161,26 @@ static void handle_deploy_get(http_request *req, void *user)
     deployment_release(d);
 }
 
+/* Liquid: PUT /deploy/{id}/routes {"endpoints", "instructions"}, new routes for the
+ * running modules (their memory carries on). */
+static void handle_deploy_routes(http_request *req, void *user)
+{
+    supervisor *sv = user;
+    const char *id = http_request_param(req, "deployment");
+    char err[1024];
+    json_t *body = http_request_json(req, err, sizeof err);
+    if (!body) {
+        http_respond_error(req, 400, "(body): not JSON: %s", err);
+        return;
+    }
+    int status = deployment_store_update_routes(sv->deployments, id, body, err, sizeof err);
+    if (status != 200) {
+        http_respond_error(req, status, "%s", err);
+        return;
+    }
+    http_respond_json(req, 200, json_pack("{s:s, s:s}", "status", "success", "deploymentId", id));
+}
+
 static void handle_deploy_delete(http_request *req, void *user)
 {
     supervisor *sv = user;
@@ -287,6 +307,7 @@ static const http_route routes[] = {
     {"GET", "/deploy", handle_deploy_list},
     {"GET", "/deploy/{deployment}", handle_deploy_get},
     {"DELETE", "/deploy/{deployment}", handle_deploy_delete},
+    {"PUT", "/deploy/{deployment}/routes", handle_deploy_routes},
     {"GET", "/request-history", handle_history_list},
     {"GET", "/request-history/{request}", handle_history_entry},
     {"GET", "/module_results/{deployment}/{module}/{file}", handle_module_result},
