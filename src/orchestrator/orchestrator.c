@@ -18,6 +18,7 @@
 #include "orchestrator/events.h"
 #include "orchestrator/fleet.h"
 #include "orchestrator/orchestrator_config.h"
+#include "orchestrator/placement.h"
 #include "orchestrator/store.h"
 
 #include <arpa/inet.h>
@@ -43,6 +44,7 @@ static const route_table route_tables[] = {
     {module_routes, &module_route_count},
     {device_routes, &device_route_count},
     {event_routes, &event_route_count},
+    {manifest_routes, &manifest_route_count},
 };
 
 /* Parts with threads of their own, started in this order before the server and
@@ -50,6 +52,7 @@ static const route_table route_tables[] = {
 static const orchestrator_part parts[] = {
     {"events", events_part_start, events_part_stop},
     {"fleet", fleet_part_start, fleet_part_stop},
+    {"placement", placement_start, placement_stop},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
