@@ -45,6 +45,7 @@ static const route_table route_tables[] = {
     {device_routes, &device_route_count},
     {event_routes, &event_route_count},
     {manifest_routes, &manifest_route_count},
+    {dashboard_routes, &dashboard_route_count},   /* last: "/" and /static/ only */
 };
 
 /* Parts with threads of their own, started in this order before the server and
