@@ -15,6 +15,10 @@ const char *verbs_device_state(const json_t *device);
 /* "host:port" of the device's first address. */
 const char *verbs_device_address(const json_t *device, char *out, size_t size);
 
+/* {device id: name} of every device; an empty object when they cannot be listed (a
+ * table with ids is still right, so that is no error). */
+json_t *verbs_device_names(const client *c);
+
 /* Reads a JSON file the user named, saying where it is broken if it is. NULL after
  * printing why. */
 json_t *verbs_read_json_file(const char *path, const char *what);

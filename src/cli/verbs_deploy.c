@@ -43,35 +43,23 @@ typedef struct name_book {
     json_t *modules;
 } name_book;
 
-static void book_add(json_t *into, json_t *docs)
-{
-    size_t i;
-    json_t *doc;
-    json_array_foreach(docs, i, doc) {
-        const char *id = client_doc_id(doc), *name = client_dig_string(doc, "name");
-        if (id && name)
-            json_object_set_new(into, id, json_string(name));
-    }
-}
-
 /* Best effort: a table with ids is still right, so failures here are not errors. */
 static void name_book_load(const client *c, name_book *book)
 {
-    book->devices = json_object();
+    book->devices = verbs_device_names(c);
     book->modules = json_object();
     char url[1024];
     http_result answer;
-    snprintf(url, sizeof url, "%s/file/device", c->base_url);
-    if (http_get(url, c->timeout_ms, &answer) && answer.status == 200) {
-        json_t *docs = http_result_json(&answer);
-        book_add(book->devices, docs);
-        json_decref(docs);
-    }
-    http_result_free(&answer);
     snprintf(url, sizeof url, "%s/file/module", c->base_url);
     if (http_get(url, c->timeout_ms, &answer) && answer.status == 200) {
         json_t *docs = http_result_json(&answer);
-        book_add(book->modules, docs);
+        size_t i;
+        json_t *doc;
+        json_array_foreach(docs, i, doc) {
+            const char *id = client_doc_id(doc), *name = client_dig_string(doc, "name");
+            if (id && name)
+                json_object_set_new(book->modules, id, json_string(name));
+        }
         json_decref(docs);
     }
     http_result_free(&answer);
@@ -212,10 +200,17 @@ static void print_placement(const json_t *deployment, const name_book *book)
     }
     client_table_print(t, stdout);
 
-    json_t *reasons = json_object_get(deployment, "placement");
+    /* {"steps": [...], "totalCost", "exact", ...}, or the steps alone */
+    json_t *placement = json_object_get(deployment, "placement");
+    json_t *reasons = json_is_array(placement) ? placement : json_object_get(placement, "steps");
     if (!json_is_array(reasons))
         return;
     printf("\nwhy:\n");
+    json_t *total = json_object_get(placement, "totalCost");
+    if (json_is_number(total))
+        printf("  the chain costs %.1f in all%s\n", json_number_value(total),
+               json_is_false(json_object_get(placement, "exact"))
+                   ? " (the search skipped some candidates: a cheaper chain may exist)" : "");
     json_t *r;
     json_array_foreach(reasons, i, r) {
         if (json_is_string(r)) {

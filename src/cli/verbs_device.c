@@ -86,6 +86,27 @@ json_t *verbs_device_find(const client *c, const char *id_or_name)
     return found;
 }
 
+json_t *verbs_device_names(const client *c)
+{
+    json_t *names = json_object();
+    char url[1024];
+    snprintf(url, sizeof url, "%s/file/device", c->base_url);
+    http_result answer;
+    if (http_get(url, c->timeout_ms, &answer) && answer.status == 200) {
+        json_t *devices = http_result_json(&answer);
+        size_t i;
+        json_t *device;
+        json_array_foreach(devices, i, device) {
+            const char *id = client_doc_id(device), *name = client_dig_string(device, "name");
+            if (id && name)
+                json_object_set_new(names, id, json_string(name));
+        }
+        json_decref(devices);
+    }
+    http_result_free(&answer);
+    return names;
+}
+
 static int device_list(const client *c)
 {
     json_t *devices = client_call_json(c, "GET", "/file/device", NULL);

@@ -132,16 +132,82 @@ int command_logs(int argc, char **argv)
 typedef struct event_printer {
     bool json;
     long long last_seq;
+    json_t *names;      /* device and deployment ids -> names, for people */
 } event_printer;
 
-static void print_event_line(const json_t *event)
+#define EVENT_LINE "%-5s %-24s %-26s %-18s %s\n"
+
+/* A name for an id when one is known, else the text itself. */
+static const char *name_of(const event_printer *p, const char *id)
+{
+    const char *name = id ? json_string_value(json_object_get(p->names, id)) : NULL;
+    return name ? name : id;
+}
+
+/* The data as "key=value" pairs, ids as names, numbers short, the subject left out. */
+static char *event_summary(const event_printer *p, const json_t *event)
+{
+    json_t *data = json_object_get(event, "data");
+    if (!json_is_object(data))
+        return client_value_text(data);
+    const char *subject = client_dig_string(event, "subject");
+    char out[1024] = "";
+    size_t used = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(data, key, value) {
+        char cell[256];
+        if (json_is_string(value)) {
+            if (subject && !strcmp(json_string_value(value), subject))
+                continue;
+            snprintf(cell, sizeof cell, "%s", name_of(p, json_string_value(value)));
+        } else if (json_is_real(value)) {
+            snprintf(cell, sizeof cell, "%.1f", json_real_value(value));
+        } else {
+            char *text = client_value_text(value);
+            snprintf(cell, sizeof cell, "%s", text);
+            free(text);
+        }
+        const char *quote = strchr(cell, ' ') ? "\"" : "";
+        if (used < sizeof out)
+            used += (size_t)snprintf(out + used, sizeof out - used, "%s%s=%s%s%s", used ? " " : "",
+                                     key, quote, cell, quote);
+    }
+    return strdup(out);
+}
+
+static void print_event_line(const event_printer *p, const json_t *event)
 {
     json_t *seq = json_object_get(event, "seq");
-    char *data = client_value_text(json_object_get(event, "data"));
-    printf("%-6lld %-24s %-22s %-26s %s\n", (long long)(json_is_integer(seq) ? json_integer_value(seq) : 0),
-           client_dig_string(event, "time") ?: "-", client_dig_string(event, "type") ?: "-",
-           client_dig_string(event, "subject") ?: "-", data);
-    free(data);
+    char seq_text[32];
+    snprintf(seq_text, sizeof seq_text, "%lld", (long long)(json_is_integer(seq) ? json_integer_value(seq) : 0));
+    char *summary = event_summary(p, event);
+    printf(EVENT_LINE, seq_text, client_dig_string(event, "time") ?: "-",
+           client_dig_string(event, "type") ?: "-",
+           name_of(p, client_dig_string(event, "subject")) ?: "-", summary);
+    free(summary);
+}
+
+/* Device and deployment names, so events read as "device.lost kitchen-pi". */
+static json_t *load_names(const client *c)
+{
+    json_t *names = verbs_device_names(c);
+    char url[1024];
+    snprintf(url, sizeof url, "%s/file/manifest", c->base_url);
+    http_result answer;
+    if (http_get(url, c->timeout_ms, &answer) && answer.status == 200) {
+        json_t *docs = http_result_json(&answer);
+        size_t i;
+        json_t *doc;
+        json_array_foreach(docs, i, doc) {
+            const char *id = client_doc_id(doc), *name = client_dig_string(doc, "name");
+            if (id && name)
+                json_object_set_new(names, id, json_string(name));
+        }
+        json_decref(docs);
+    }
+    http_result_free(&answer);
+    return names;
 }
 
 static bool on_stream_event(const char *id, const char *type, const char *data, void *user)
@@ -169,7 +235,7 @@ static bool on_stream_event(const char *id, const char *type, const char *data, 
         puts(text ? text : "{}");
         free(text);
     } else {
-        print_event_line(event);
+        print_event_line(p, event);
     }
     fflush(stdout);
     json_decref(event);
@@ -215,7 +281,8 @@ int command_events(int argc, char **argv)
     if (!recent)
         return CLIENT_EXIT_FAILED;
     json_t *events = json_is_array(recent) ? recent : json_object_get(recent, "events");
-    event_printer printer = {.json = c.json, .last_seq = after};
+    event_printer printer = {.json = c.json, .last_seq = after,
+                             .names = c.json ? json_object() : load_names(&c)};
     if (c.json && !follow) {
         json_t *shown = json_array();
         size_t i;
@@ -229,7 +296,7 @@ int command_events(int argc, char **argv)
         json_decref(shown);
     } else {
         if (!c.json)
-            printf("%-6s %-24s %-22s %-26s %s\n", "SEQ", "TIME", "TYPE", "SUBJECT", "DATA");
+            printf(EVENT_LINE, "SEQ", "TIME", "TYPE", "SUBJECT", "DATA");
         size_t i;
         json_t *e;
         json_array_foreach(events, i, e) {
@@ -239,9 +306,13 @@ int command_events(int argc, char **argv)
         }
     }
     json_decref(recent);
-    if (!follow)
-        return CLIENT_EXIT_OK;
-    snprintf(path, sizeof path, "/events?after=%lld", printer.last_seq < 0 ? 0 : printer.last_seq);
-    return client_stream_events(&c, path, on_stream_event, &printer) ? CLIENT_EXIT_OK
-                                                                     : CLIENT_EXIT_FAILED;
+    int status = CLIENT_EXIT_OK;
+    if (follow) {
+        fflush(stdout);
+        snprintf(path, sizeof path, "/events?after=%lld", printer.last_seq < 0 ? 0 : printer.last_seq);
+        if (!client_stream_events(&c, path, on_stream_event, &printer))
+            status = CLIENT_EXIT_FAILED;
+    }
+    json_decref(printer.names);
+    return status;
 }

@@ -145,25 +145,26 @@ static const json_t *primary_result(const json_t *result)
     return result;
 }
 
+/* A step's own time: the supervisor's totalUs includes waiting for the steps after it
+ * (chainUs), which the next rows show. */
 static double step_ms(const json_t *step)
 {
-    static const char *const ms_keys[] = {"durationMs", "totalMs", "ms", "elapsedMs"};
+    static const char *const ms_keys[] = {"durationMs", "ms", "elapsedMs"};
     for (size_t i = 0; i < sizeof ms_keys / sizeof ms_keys[0]; i++) {
         json_t *v = json_object_get(step, ms_keys[i]);
         if (json_is_number(v))
             return json_number_value(v);
     }
     json_t *timings = json_object_get(step, "timings");
-    json_t *us = json_object_get(timings, "totalUs");
-    if (!us)
-        us = json_object_get(timings, "runUs");
-    if (json_is_number(us))
-        return json_number_value(us) / 1000.0;
-    json_t *ms = json_object_get(timings, "totalMs");
-    return json_is_number(ms) ? json_number_value(ms) : -1;
+    json_t *total = json_object_get(timings, "totalUs"), *chain = json_object_get(timings, "chainUs");
+    if (json_is_number(total))
+        return (json_number_value(total) - (json_is_number(chain) ? json_number_value(chain) : 0)) /
+               1000.0;
+    json_t *run = json_object_get(timings, "runUs");
+    return json_is_number(run) ? json_number_value(run) / 1000.0 : -1;
 }
 
-static void print_steps(const json_t *steps)
+static void print_steps(const json_t *steps, const json_t *device_names)
 {
     if (json_array_size(steps) == 0)
         return;
@@ -183,19 +184,29 @@ static void print_steps(const json_t *steps)
         snprintf(function, sizeof function, "%s.%s", module ? module : "?", func ? func : "?");
         const char *device = client_dig_string(step, "deviceName");
         if (!device)
+            device = client_dig_string(device_names, client_dig_string(step, "device") ?: "");
+        if (!device)
             device = client_dig_string(step, "device");
         client_format_ms(step_ms(step), time, sizeof time);
         json_t *outcome = json_object_get(step, "error");
         if (!json_is_string(outcome))
             outcome = json_object_get(step, "result");
-        char *text = client_value_text(primary_result(outcome));
+        char *text = NULL;
+        json_t *outputs = json_object_get(step, "outputs");
+        if (json_is_null(primary_result(outcome)) && json_array_size(outputs)) {
+            const char *url = json_string_value(json_array_get(outputs, 0));
+            const char *slash = url ? strrchr(url, '/') : NULL;
+            text = strdup(slash ? slash + 1 : url ? url : "-");   /* the file it wrote */
+        } else {
+            text = client_value_text(primary_result(outcome));
+        }
         client_table_row(t, index, function, device, time, text);
         free(text);
     }
     client_table_print(t, stdout);
 }
 
-static int print_execution(const json_t *answer)
+static int print_execution(const client *c, const json_t *answer)
 {
     const json_t *result = primary_result(json_object_get(answer, "result"));
     char *text = client_value_text(result);
@@ -223,7 +234,9 @@ static int print_execution(const json_t *answer)
     }
     if (json_is_true(json_object_get(answer, "isInFailover")))
         printf("note       the deployment runs on failover devices\n");
-    print_steps(json_object_get(answer, "steps"));
+    json_t *names = json_array_size(json_object_get(answer, "steps")) ? verbs_device_names(c) : NULL;
+    print_steps(json_object_get(answer, "steps"), names);
+    json_decref(names);
     return CLIENT_EXIT_OK;
 }
 
@@ -285,7 +298,7 @@ int command_exec(int argc, char **argv)
         client_print_json(doc);
         status = CLIENT_EXIT_OK;
     } else {
-        status = print_execution(doc);
+        status = print_execution(&c, doc);
     }
     json_decref(doc);
     http_result_free(&answer);

@@ -290,6 +290,15 @@ static void print_signature_row(client_table *t, const json_t *export)
     client_table_row(t, name, signature);
 }
 
+static bool is_http_method(const char *key)
+{
+    static const char *const methods[] = {"get", "post", "put", "delete", "patch", "head"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (!strcmp(key, methods[i]))
+            return true;
+    return false;
+}
+
 /* One row per described function: method, parameters, output, mounts. */
 static void print_functions(const json_t *module)
 {
@@ -307,8 +316,8 @@ static void print_functions(const json_t *module)
         const char *function = path_function(path), *method;
         json_t *op;
         json_object_foreach(operations, method, op) {
-            if (!strcmp(method, "parameters"))
-                continue;   /* the path-level {deployment} parameter */
+            if (!is_http_method(method))
+                continue;   /* path-level members: parameters, summary, ... */
             char params[512] = "", output[128] = "-", mounts[512] = "", name[256];
             size_t i, used = 0;
             json_t *p;
@@ -373,7 +382,7 @@ static int module_show(const client *c, const char *id)
     client_table_print(t, stdout);
 
     json_t *requirements = json_object_get(module, "requirements");
-    printf("\nimports (a device must offer each): %s\n", json_array_size(requirements) ? "" : "none");
+    printf("\nimports (a device must offer each):%s\n", json_array_size(requirements) ? "" : " none");
     json_array_foreach(requirements, i, item)
         printf("  %s.%s\n", client_dig_string(item, "module") ? client_dig_string(item, "module") : "?",
                client_dig_string(item, "name") ? client_dig_string(item, "name") : "?");
