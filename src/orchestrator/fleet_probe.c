@@ -157,8 +157,9 @@ void health_prober_run(health_prober *p, health_probe *probes, size_t n,
     }
     /* Enough cached connections for every device, so each round reuses them. */
     curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(n < 16 ? 32 : 2 * n));
+    CURL **handles = calloc(n ? n : 1, sizeof *handles);
     size_t added = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; handles && i < n; i++) {
         health_probe *probe = &probes[i];
         probe->ok = false;
         probe->status = 0;
@@ -175,6 +176,7 @@ void health_prober_run(health_prober *p, health_probe *probes, size_t n,
                 curl_easy_cleanup(easy);
             continue;
         }
+        handles[i] = easy;
         added++;
     }
     while (added > 0) {
@@ -193,10 +195,24 @@ void health_prober_run(health_prober *p, health_probe *probes, size_t n,
             finish(probe, easy, code);
             curl_multi_remove_handle(p->multi, easy);
             curl_easy_cleanup(easy);
+            handles[probe - probes] = NULL;
             added--;
         }
         if (added > 0)
             curl_multi_poll(p->multi, NULL, 0, POLL_MS, NULL);
     }
+    /* Only if curl itself failed: the transfers it did not finish. */
+    for (size_t i = 0; handles && i < n; i++)
+        if (handles[i]) {
+            snprintf(probes[i].error, sizeof probes[i].error, "GET %s/health: interrupted "
+                     "(curl multi failed)", probes[i].url);
+            curl_multi_remove_handle(p->multi, handles[i]);
+            curl_easy_cleanup(handles[i]);
+        }
+    if (!handles)
+        for (size_t i = 0; i < n; i++)
+            snprintf(probes[i].error, sizeof probes[i].error, "GET %s/health: out of memory",
+                     probes[i].url);
+    free(handles);
     curl_slist_free_all(headers);
 }
