@@ -250,7 +250,7 @@ int command_events(int argc, char **argv)
     if (c.help) {
         printf("usage: %s\n\nThe orchestrator's events: devices found, suspect, lost; "
                "deployments; executions.\n"
-               "  --limit N     how many recent events to show first (default 50)\n"
+               "  --limit N     how many recent events to show first (default 50; 0: none)\n"
                "  --after SEQ   only events after this sequence number\n"
                "  --follow      then keep printing events as they happen (Ctrl-C stops);\n"
                "                with --json, one JSON document per line\n",
@@ -276,10 +276,14 @@ int command_events(int argc, char **argv)
         }
     }
     char path[256];
-    snprintf(path, sizeof path, "/events/recent?limit=%ld", limit);
-    json_t *recent = client_call_json(&c, "GET", path, NULL);
-    if (!recent)
-        return CLIENT_EXIT_FAILED;
+    json_t *recent = json_array();   /* --limit 0: no history, only what happens next */
+    if (limit > 0) {
+        json_decref(recent);
+        snprintf(path, sizeof path, "/events/recent?limit=%ld", limit);
+        recent = client_call_json(&c, "GET", path, NULL);
+        if (!recent)
+            return CLIENT_EXIT_FAILED;
+    }
     json_t *events = json_is_array(recent) ? recent : json_object_get(recent, "events");
     event_printer printer = {.json = c.json, .last_seq = after,
                              .names = c.json ? json_object() : load_names(&c)};
@@ -309,7 +313,12 @@ int command_events(int argc, char **argv)
     int status = CLIENT_EXIT_OK;
     if (follow) {
         fflush(stdout);
-        snprintf(path, sizeof path, "/events?after=%lld", printer.last_seq < 0 ? 0 : printer.last_seq);
+        if (printer.last_seq >= 0)
+            snprintf(path, sizeof path, "/events?after=%lld", printer.last_seq);
+        else if (limit > 0)     /* nothing happened yet: everything from the start */
+            snprintf(path, sizeof path, "/events?after=0");
+        else                    /* from now on */
+            snprintf(path, sizeof path, "/events");
         if (!client_stream_events(&c, path, on_stream_event, &printer))
             status = CLIENT_EXIT_FAILED;
     }
