@@ -31,6 +31,7 @@
 #define _GNU_SOURCE
 #include "orchestrator/placement.h"
 
+#include "base/http_client.h"
 #include "base/log.h"
 #include "orchestrator/events.h"
 #include "orchestrator/store.h"
@@ -113,6 +114,18 @@ static bool usable(orchestrator *o, const char *device_id)
     if (!device_id || !fleet_device(o->fleet, device_id, &v))
         return false;
     bool ok = fleet_usable(&v);
+    fleet_view_clear(&v);
+    return ok;
+}
+
+/* Worth a DELETE now: answering health checks, or blacklisted (which stops the
+ * checks, not the device). A lost device is cleaned up when it comes back. */
+static bool reachable(orchestrator *o, const char *device_id)
+{
+    device_view v;
+    if (!device_id || !fleet_device(o->fleet, device_id, &v))
+        return false;
+    bool ok = v.state != DEVICE_LOST || v.blacklisted;
     fleet_view_clear(&v);
     return ok;
 }
@@ -212,7 +225,7 @@ static bool make_plan(orchestrator *o, const json_t *old_nodes, const json_t *ne
         if (json_object_get(new_nodes, device))
             continue;
         address *a = &p->addresses[p->count];
-        if (!usable(o, device) || !address_of(o, device, a)) {
+        if (!reachable(o, device) || !address_of(o, device, a)) {
             free(a->name);
             free(a->url);
             *a = (address){0};
@@ -225,8 +238,8 @@ static bool make_plan(orchestrator *o, const json_t *old_nodes, const json_t *ne
     return true;
 }
 
-/* Sends a plan: new nodes first, then routes and removals. false with the first
- * failure of a node or route in err (a removal that fails only leaves a stale copy). */
+/* Sends a plan's nodes, then its routes (removals are sent by send_removals once the
+ * new placement is stored). false with the first failure in err. */
 static bool carry_out(const char *id, plan *p, char *err, size_t err_size)
 {
     deploy_target *nodes = calloc(p->count + 1, sizeof *nodes);
@@ -240,7 +253,8 @@ static bool carry_out(const char *id, plan *p, char *err, size_t err_size)
     for (int phase = 0; phase < 2; phase++) {
         size_t m = 0;
         for (size_t i = 0; i < p->count; i++)
-            if ((p->targets[i].action == DEPLOY_NODE) == (phase == 0)) {
+            if (p->targets[i].action != DEPLOY_REMOVE &&
+                (p->targets[i].action == DEPLOY_NODE) == (phase == 0)) {
                 nodes[m] = p->targets[i];
                 index[m++] = i;
             }
@@ -255,7 +269,7 @@ static bool carry_out(const char *id, plan *p, char *err, size_t err_size)
                 deployer_send(id, t, 1, NODE_TIMEOUT_MS);
             }
             p->targets[index[k]] = *t;
-            if (!t->ok && t->action != DEPLOY_REMOVE && !err[0])
+            if (!t->ok && !err[0])
                 snprintf(err, err_size, "%s", t->error);
         }
         if (err[0])
@@ -264,6 +278,54 @@ static bool carry_out(const char *id, plan *p, char *err, size_t err_size)
     free(nodes);
     free(index);
     return !err[0];
+}
+
+/* known + more, each device once (a new array). */
+static json_t *merge_stale(const json_t *known, const json_t *more)
+{
+    json_t *all = json_is_array(known) ? json_deep_copy(known) : json_array();
+    size_t i, j;
+    json_t *d, *e;
+    json_array_foreach(more, i, d) {
+        bool seen = false;
+        json_array_foreach(all, j, e)
+            seen = seen || json_equal(d, e);
+        if (!seen)
+            json_array_append(all, d);
+    }
+    return all;
+}
+
+/* The devices that no longer run anything of the deployment lose their copy; those
+ * that cannot be told are remembered in staleDevices. */
+static void send_removals(orchestrator *o, const char *id, plan *p)
+{
+    deploy_target *removals = calloc(p->count + 1, sizeof *removals);
+    size_t m = 0;
+    for (size_t i = 0; removals && i < p->count; i++)
+        if (p->targets[i].action == DEPLOY_REMOVE)
+            removals[m++] = p->targets[i];
+    if (m)
+        deployer_send(id, removals, m, ROUTES_TIMEOUT_MS);
+    size_t failed = 0;
+    for (size_t k = 0; k < m; k++)
+        if (!removals[k].ok && removals[k].status != 404) {
+            json_array_append_new(p->stale, json_string(removals[k].device_id));
+            failed++;
+        }
+    deploy_targets_clear(removals, m);
+    free(removals);
+    if (failed) {
+        char err[256];
+        json_t *doc = NULL;
+        if (store_deployment_get(o->store, id, &doc, err, sizeof err) == STORE_OK) {
+            json_t *changes = json_pack(
+                "{s:o}", "staleDevices", merge_stale(json_object_get(doc, "staleDevices"), p->stale));
+            store_deployment_update(o->store, id, changes, NULL, err, sizeof err);
+            json_decref(changes);
+        }
+        json_decref(doc);
+    }
 }
 
 static bool differs_from_goal(const json_t *doc)
@@ -368,7 +430,8 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
                        const change *c, const char *event)
 {
     orchestrator *o = f->o;
-    const char *id = string_member(doc, "_id");
+    char id[32];    /* a copy: placing again replaces the document's members */
+    snprintf(id, sizeof id, "%s", string_member(doc, "_id"));
     json_t *before = json_deep_copy(doc);
     char err[1024] = "";
     plan p = {0};
@@ -379,10 +442,8 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
               carry_out(id, &p, err, sizeof err);
     double ms = now_ms() - c->at;
     if (ok) {
-        json_t *stale = json_object_get(doc, "staleDevices");
-        json_t *all = json_is_array(stale) ? json_deep_copy(stale) : json_array();
-        json_array_extend(all, p.stale);
-        json_object_set_new(doc, "staleDevices", all);
+        json_object_set_new(doc, "staleDevices",
+                            merge_stale(json_object_get(doc, "staleDevices"), p.stale));
         json_object_set_new(doc, "isInFailover", json_boolean(differs_from_goal(doc)));
         json_object_del(doc, "failoverError");
         store_deployment_put(o->store, doc, err, sizeof err);
@@ -401,6 +462,8 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
                                  (json_int_t)nodes, "routesUpdated", (json_int_t)routes,
                                  "isInFailover", json_is_true(json_object_get(doc, "isInFailover")),
                                  "durationMs", ms));
+        json_array_clear(p.stale);
+        send_removals(o, id, &p);
     } else {
         /* The devices keep what they had; the document keeps its placement, with
          * the reason, and the next device event tries again. */
@@ -483,6 +546,69 @@ static void clean_stale(failover *f, json_t *doc, const change *c)
     }
 }
 
+/* A device that is back may have lost its copy (a new disk) or kept an older one:
+ * it gets what the deployment says it runs now. */
+static void resync(failover *f, const json_t *doc, const change *c)
+{
+    const json_t *node = json_object_get(json_object_get(doc, "fullManifest"), c->device);
+    const char *id = string_member(doc, "_id");
+    address a;
+    if (!node)
+        return;
+    if (!address_of(f->o, c->device, &a)) {
+        free(a.name);
+        free(a.url);
+        return;
+    }
+    char *url = NULL;
+    http_result res = {0};
+    json_t *answer = NULL;
+    if (asprintf(&url, "%s/deploy/%s", a.url, id) >= 0 && http_get(url, ROUTES_TIMEOUT_MS, &res) &&
+        res.status == 200)
+        answer = http_result_json(&res);
+    const json_t *has = json_object_get(answer, "manifest");
+    deploy_action action = !has || !same_modules(has, node) ? DEPLOY_NODE
+                           : !same_routes(has, node)          ? DEPLOY_ROUTES
+                                                              : DEPLOY_REMOVE;
+    if (action != DEPLOY_REMOVE) {
+        deploy_target t = {.action = action, .device_id = c->device, .device_name = a.name,
+                           .device_url = a.url, .node = node};
+        deployer_send(id, &t, 1, NODE_TIMEOUT_MS);
+        log_info("deployment.resynced", "deployment=%s device=%s action=%s ok=%s", id,
+                 c->device, action == DEPLOY_NODE ? "deploy" : "routes", t.ok ? "yes" : "no");
+        deploy_targets_clear(&t, 1);
+    }
+    json_decref(answer);
+    http_result_free(&res);
+    free(url);
+    free(a.name);
+    free(a.url);
+}
+
+/* A deployment whose failover had failed, now that every step's device is usable
+ * again: it runs as placed. */
+static void clear_failover_error(failover *f, json_t *doc, const change *c)
+{
+    orchestrator *o = f->o;
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(doc, "sequence"), i, st)
+        if (!usable(o, string_member(st, "device")))
+            return;
+    const char *id = string_member(doc, "_id");
+    json_object_del(doc, "failoverError");
+    bool in_failover = differs_from_goal(doc);
+    json_t *changes = json_pack("{s:n, s:b}", "failoverError", "isInFailover", in_failover);
+    char err[256];
+    store_deployment_update(o->store, id, changes, NULL, err, sizeof err);
+    json_decref(changes);
+    log_info("deployment.recovered", "deployment=%s device=%s", id, c->device);
+    events_publish(o->events, "deployment.recovered", id,
+                   json_pack("{s:s, s:s?, s:s, s:s, s:[], s:b}", "deployment", id, "name",
+                             string_member(doc, "name"), "device", c->device, "reason",
+                             c->reason, "moves", "isInFailover", in_failover));
+}
+
 static void device_back(failover *f, const change *c)
 {
     orchestrator *o = f->o;
@@ -520,6 +646,10 @@ static void device_back(failover *f, const change *c)
         if (stays && wanted && (homecoming || stranded))
             move_steps(f, doc, stays, wanted, c,
                        homecoming ? "deployment.recovered" : "deployment.failover");
+        else if (json_object_get(doc, "failoverError"))
+            clear_failover_error(f, doc, c);
+        if (!homecoming)
+            resync(f, doc, c);
         free(stays);
         free((void *)wanted);
     }
