@@ -20,7 +20,13 @@ packages=(
   avahi-daemon avahi-utils dbus-daemon
   # benchmarks: requests/s of the HTTP server and the supervisor, with keep-alive
   wrk
+  # the dashboard's browser test: Debian's Chromium driven by playwright-core from npm
+  # (tests/browser/run.sh; never a downloaded browser)
+  chromium nodejs
 )
+# npm: Debian packages it apart from nodejs, while NodeSource's nodejs carries its own
+# (and Debian's would conflict with it), so it is asked for only when there is none.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -62,7 +62,7 @@ function stepRow(initial = {}) {
   remove.addEventListener('click', () => { const parent = row.parentElement; row.remove(); parent.dispatchEvent(new Event('input', { bubbles: true })); });
   row.refreshChoices();
   if (initial.module) { moduleSelect.value = initial.module; fillFunctions(initial.func); }
-  row.value = () => ({ device: deviceSelect.value || null, module: moduleSelect.value, func: funcSelect.value });
+  row.read = () => ({ device: deviceSelect.value || null, module: moduleSelect.value, func: funcSelect.value });
   return row;
 }
 
@@ -79,7 +79,7 @@ function initCreate() {
 
   const manifestFromBuilder = () => ({
     name: form.elements.name.value.trim(),
-    sequence: [...steps.children].map((r) => r.value()),
+    sequence: [...steps.children].map((r) => r.read()),
   });
   const showMode = () => {
     const paste = mode() === 'json';
@@ -105,10 +105,11 @@ function initCreate() {
       }
       const answer = await api.createDeployment(manifest);
       const id = typeof answer === 'string' ? answer.replace(/^"|"$/g, '') : idOf(answer);
-      notify(`Deployment ${manifest.name || id} created: see where each step goes, then deploy it.`);
       if (form.elements.apply.checked) {
         await api.deploy(id);
-        notify(`Deployment ${manifest.name || id} deployed`);
+        notify(`Deployment ${manifest.name || id} created and deployed: run it below.`);
+      } else {
+        notify(`Deployment ${manifest.name || id} created: see where each step goes, then deploy it.`);
       }
       await refresh('deployments');
       const card = document.querySelector(`#deployment-list [data-key="${CSS.escape(id)}"]`);

@@ -50,7 +50,7 @@ function parameterRow(param = {}) {
   const remove = h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove this parameter' }, '×');
   const row = h('div', { class: 'row param' }, field('Name', name), field('Type', type), remove);
   remove.addEventListener('click', () => { const parent = row.parentElement; row.remove(); parent.dispatchEvent(new Event('input', { bubbles: true })); });
-  row.value = () => ({ name: name.value.trim(), type: type.value });
+  row.read = () => ({ name: name.value.trim(), type: type.value });
   return row;
 }
 
@@ -61,7 +61,7 @@ function mountRow(mount = {}) {
   const remove = h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove this mount' }, '×');
   const row = h('div', { class: 'row mount' }, field('File name', name), field('Stage', stage), field('Media type', media), remove);
   remove.addEventListener('click', () => { const parent = row.parentElement; row.remove(); parent.dispatchEvent(new Event('input', { bubbles: true })); });
-  row.value = () => ({ name: name.value.trim(), mediaType: media.value, stage: stage.value });
+  row.read = () => ({ name: name.value.trim(), mediaType: media.value, stage: stage.value });
   return row;
 }
 
@@ -94,12 +94,12 @@ function functionEditor(module, initial = {}) {
     h('h4', { text: 'Mounts (files in the function\u2019s directory)' }), mounts, addMount,
     h('div', { class: 'actions end' }, remove));
   remove.addEventListener('click', () => { const parent = el.parentElement; el.remove(); parent.dispatchEvent(new Event('input', { bubbles: true })); });
-  el.value = () => {
-    const mountList = [...mounts.children].map((r) => r.value());
+  el.read = () => {
+    const mountList = [...mounts.children].map((r) => r.read());
     const outMount = mountList.find((m) => m.stage === 'output');
     return [exportSelect.value, {
       method: method.value,
-      parameters: [...params.children].map((r) => r.value()),
+      parameters: [...params.children].map((r) => r.read()),
       output: output.value === 'file' ? (outMount ? outMount.mediaType : 'application/octet-stream') : output.value,
       mounts: mountList,
     }];
@@ -130,7 +130,7 @@ function initDescribe() {
   const error = form.querySelector('.form-error');
   const addFunction = form.querySelector('.add-function');
 
-  const buildFd = () => Object.fromEntries([...functions.children].map((f) => f.value()));
+  const buildFd = () => Object.fromEntries([...functions.children].map((f) => f.read()));
   const parseFd = () => {
     try { return JSON.parse(json.value); } catch (e) { return null; }
   };
