@@ -88,7 +88,9 @@ async function loadLogs() {
       h('time', { text: formatTime(l.timestamp || l.time || l.dateReceived) }),
       h('span', { class: 'who', text: l.deviceName || '–' }),
       h('span', { class: 'level mono', text: level || '–' }),
-      h('span', { class: 'message', text: l.message || shortText(l, 200) })));
+      h('span', { class: 'message' },
+        l.funcName ? h('span', { class: 'mono strong', text: `${l.funcName} ` }) : null,
+        l.message || shortText(l, 200))));
   }
   empty.hidden = rows.length > 0;
   const select = document.getElementById('log-device');

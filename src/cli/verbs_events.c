@@ -109,7 +109,8 @@ int command_logs(int argc, char **argv)
     } else if (count == 0) {
         printf("no logs%s\n", device || after ? " match" : " yet");
     } else {
-        client_table *t = client_table_new(4, "TIME", "DEVICE", "LEVEL", "MESSAGE");
+        static const char *const event_keys[] = {"funcName", "event", NULL};
+        client_table *t = client_table_new(5, "TIME", "DEVICE", "LEVEL", "EVENT", "MESSAGE");
         for (size_t k = from; k < count; k++) {
             json_t *parsed;
             json_t *fields = log_fields(json_array_get(selected, k), &parsed);
@@ -117,7 +118,8 @@ int command_logs(int argc, char **argv)
             if (!time)
                 time = client_dig_string(json_array_get(selected, k), "dateReceived");
             client_table_row(t, time, first_string(fields, device_keys),
-                             first_string(fields, level_keys), first_string(fields, message_keys));
+                             first_string(fields, level_keys), first_string(fields, event_keys),
+                             first_string(fields, message_keys));
             json_decref(parsed);
         }
         client_table_print(t, stdout);

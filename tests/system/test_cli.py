@@ -235,7 +235,8 @@ def test_logs_show_what_the_supervisors_forwarded(cli, example, tmp_path):
     def edge_logs():
         rows = table(ok(cli("logs", "--device", "edge", "--limit", "0")))
         return [r for r in rows if "fibo3" in r["MESSAGE"]]
-    rows = wait_until("a log line of the call on edge", edge_logs)
-    assert all(r["DEVICE"] == "edge" for r in rows)
+    rows = wait_until("a log line of the call on edge",
+                      lambda: [r for r in edge_logs() if r["EVENT"] == "call.done"])
+    assert all(r["DEVICE"] == "edge" and r["LEVEL"] == "INFO" for r in rows)
     logs = json.loads(ok(cli("logs", "--device", "edge", "--limit", "2", "--json")))
     assert len(logs) <= 2
