@@ -176,9 +176,12 @@ static void locate_stop(wasm_exec *exec)
 
 static void start_clock(wasm_exec *exec)
 {
-    exec->has_deadline = exec->timeout_ms != 0;
+    uint64_t now = wasm_exec_now_ns();
+    /* a timeout too long to express in nanoseconds from now is no deadline */
+    exec->has_deadline = exec->timeout_ms != 0 &&
+                         exec->timeout_ms <= (UINT64_MAX - now) / 1000000u;
     if (exec->has_deadline)
-        exec->deadline_ns = wasm_exec_now_ns() + exec->timeout_ms * 1000000u;
+        exec->deadline_ns = now + exec->timeout_ms * 1000000u;
 }
 
 /* ------------------------------------------------------------- host calls */
