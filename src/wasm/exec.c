@@ -327,7 +327,7 @@ wasm_status wasm_exec_call(wasm_exec *exec, wasm_func *func, const wasm_value *a
 
 bool wasm_exec_resumable(const wasm_exec *exec)
 {
-    if (!exec || exec->depth == 0)
+    if (!exec || exec->depth == 0 || exec->running)
         return false;
     if (exec->status == WASM_STATUS_SUSPENDED)
         return true;
