@@ -250,8 +250,8 @@ static void deliver_to_subscribers(events *e, event_record *r)
             event_record *old;
             while ((old = queue_pop(&s->queue)))
                 record_release(old);
-            log_warn("events.subscriber_overflow", "queued=%zu last_sent=%lld",
-                     s->queue_limit, (long long)s->last_sent);
+            log_warn("events.subscriber_overflow", "queued=%zu seq=%lld", s->queue_limit,
+                     (long long)r->seq);
         }
     }
 }

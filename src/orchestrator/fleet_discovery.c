@@ -113,11 +113,15 @@ bool fleet_discovery_start(fleet *f, char *err, size_t err_size)
         return false;
     }
     f->intro_running = true;
+    char why[512] = "";
     pthread_mutex_lock(&f->browser_lock);
-    bool ok = start_browser_locked(f, err, err_size);
+    bool ok = start_browser_locked(f, why, sizeof why);
     pthread_mutex_unlock(&f->browser_lock);
-    if (!ok)
+    if (!ok) {
+        snprintf(err, err_size, "cannot browse for devices over mDNS: %s (with --no-mdns, "
+                 "devices register with POST /file/device/discovery/register instead)", why);
         return false;
+    }
     log_info("fleet.browsing", "type=%s", SERVICE_TYPE);
     return true;
 }

@@ -217,7 +217,8 @@ static long fetch_description(const device_record *r, json_t **description, char
             snprintf(why, sizeof why, "%s", res.error);
         else if (res.status != 200)
             snprintf(why, sizeof why, "GET %s answered %ld", url, res.status);
-        else if (!json_is_object(*description = http_result_json(&res))) {
+        else if (!(*description = http_result_json(&res)) || !json_is_object(*description)) {
+            /* (json_is_object is a macro: its argument must not parse anything) */
             json_decref(*description);
             *description = NULL;
             snprintf(why, sizeof why, "GET %s answered 200 without a JSON object", url);

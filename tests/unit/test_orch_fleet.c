@@ -244,6 +244,17 @@ static json_t *last_event(world *w, const char *type)
     return found;
 }
 
+/* Waits for the newest event of a type (a state is in memory a moment before its
+ * event is written and published). */
+static json_t *wait_event(world *w, const char *type)
+{
+    double deadline = test_now() + WAIT_MS / 1000.0;
+    json_t *e;
+    while (!(e = last_event(w, type)) && test_now() < deadline)
+        test_sleep_ms(10);
+    return e;
+}
+
 static json_t *stored(world *w, const char *name)
 {
     json_t *doc = NULL;
@@ -390,7 +401,7 @@ static void test_failures_make_it_suspect_then_lost_and_good_checks_bring_it_bac
 
     fake_set_down(f, true);
     assert_true(wait_state(&w, "dev1", DEVICE_LOST));
-    json_t *lost = last_event(&w, "device.lost");
+    json_t *lost = wait_event(&w, "device.lost");
     assert_non_null(lost);
     json_t *data = json_object_get(lost, "data");
     assert_string_equal(json_string_value(json_object_get(data, "previous")), "suspect");
@@ -408,7 +419,7 @@ static void test_failures_make_it_suspect_then_lost_and_good_checks_bring_it_bac
 
     fake_set_down(f, false);
     assert_true(wait_state(&w, "dev1", DEVICE_ACTIVE));
-    json_t *active = last_event(&w, "device.active");
+    json_t *active = wait_event(&w, "device.active");
     assert_non_null(strstr(json_string_value(json_object_get(json_object_get(active, "data"),
                                                              "reason")),
                            "2 good health checks in a row"));
@@ -466,6 +477,7 @@ static void test_blacklisted_device_is_lost_and_not_checked_until_unblacklisted(
 
     assert_true(fleet_set_blacklisted(w.o.fleet, "dev1", false, id));
     assert_true(wait_state(&w, "dev1", DEVICE_ACTIVE));
+    json_decref(wait_event(&w, "device.active"));
     char *types = event_types(&w, id);
     assert_string_equal(types, "device.found,device.blacklisted,device.unblacklisted,"
                                "device.active");
@@ -507,6 +519,7 @@ static void test_peer_reports_count_once_per_interval(void **state)
         fleet_report_failure(w.o.fleet, id, "POST /x: connection refused");
     fleet_report_failure(w.o.fleet, "000000000000000000000000", "unknown: ignored");
     assert_true(wait_state(&w, "dev1", DEVICE_SUSPECT));
+    json_decref(wait_event(&w, "device.suspect"));
     test_sleep_ms(200);
     fleet_counters c;
     fleet_counters_get(w.o.fleet, &c);
