@@ -246,6 +246,12 @@ class Fleet:
         path = self.scratch / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def restart(self, name, *extra):
+        """Starts a stopped supervisor again on its host, same name and instance."""
+        host, _ = self.supervisors[name]
+        self.supervisors[name] = (host, start_supervisor(self.net, self.liquid, host, name,
+                                                         self.scratch, *extra))
+
     def kill(self, name, sig=signal.SIGKILL):
         """kill -9 (by default) a supervisor; returns its log."""
         _, proc = self.supervisors[name]

@@ -3,7 +3,8 @@ an orchestrator on h1 and three supervisors on h2-h4, none told of the other, fi
 each other by mDNS alone; the orchestrator tells each supervisor its URL (POST
 /register, since their health answers say they have none); one supervisor killed
 with kill -9 becomes suspect, then lost, while the others stay active; the event
-stream shows each step; one stopped cleanly says goodbye and is lost at once.
+stream shows each step; one stopped cleanly says goodbye and is lost at once; the
+killed one, started again, is active again.
 
 `fleet_util.mdns_fleet` does the setting up, so that tests of deployment and
 failover on the same network can start from the same place.
@@ -38,10 +39,14 @@ def found_by_mdns_then_one_killed(net, liquid):
     leaving = devices["s4"]["_id"]
     fleet.kill("s4", sig=signal.SIGTERM)
     goodbye = stream.wait_type("device.lost", leaving, timeout=30)
+
+    # The killed one, started again, is found again and becomes active.
+    fleet.restart("s3")
+    back = stream.wait_type("device.active", victim, timeout=60)
     stream.close()
     return {"devices": devices, "told": told, "events": events_before_goodbye,
             "suspect": suspect, "lost": lost, "after": after, "victim": victim,
-            "goodbye": goodbye, "log": fleet.log()[-4000:]}
+            "goodbye": goodbye, "back": back, "log": fleet.log()[-4000:]}
 
 
 def test_three_supervisors_found_by_mdns_alone_and_one_killed_becomes_lost(liquid_bin):
@@ -76,3 +81,4 @@ def test_three_supervisors_found_by_mdns_alone_and_one_killed_becomes_lost(liqui
               e["data"]["subject"] != victim]
     assert others == [], others
     assert "mDNS goodbye" in result["goodbye"]["data"]["data"]["reason"], result["goodbye"]
+    assert result["back"]["data"]["data"]["previous"] == "lost"
