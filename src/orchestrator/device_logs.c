@@ -62,10 +62,11 @@ void device_logs_post(http_request *req, void *user)
     if (!entry)
         return http_respond_error(req, 400, "%s", err);
     if (!json_is_object(entry)) {
+        const char *got = json_type_phrase(entry);     /* a static string */
         json_decref(entry);
         return http_respond_error(req, 400, "logData: expected a JSON object such as "
                                   "{\"timestamp\": ..., \"loglevel\": \"INFO\", \"message\": "
-                                  "...}, got %s", json_type_phrase(entry));
+                                  "...}, got %s", got);
     }
     int64_t seq = 0;
     store_result r = store_log_add(o->store, entry, &seq, err, sizeof err);
