@@ -127,6 +127,7 @@ static void test_device_round_trip(void **state)
     json_t *again = NULL;
     put_ok(store_device_get(f->s, DEV1, &again, err, sizeof err), err);
     assert_true(json_equal(again, updated));
+    json_decref(again);
 
     assert_int_equal(store_device_get(f->s, "nobody", &again, err, sizeof err), STORE_NOT_FOUND);
     assert_null(again);
@@ -252,6 +253,7 @@ static void test_module_round_trip(void **state)
     put_ok(store_module_get(f->s, MOD1, &by_id, err, sizeof err), err);
     assert_true(json_equal(by_name, m));
     assert_true(json_equal(by_id, m));
+    json_decref(by_id);
     json_t *other = module(MOD2, "fibo", DIGEST_B);
     assert_int_equal(store_module_put(f->s, other, err, sizeof err), STORE_CONFLICT);
     assert_non_null(strstr(err, "'fibo' already exists"));
@@ -380,6 +382,7 @@ static void test_executions(void **state)
     json_t *got = NULL;
     put_ok(store_execution_get(f->s, "6650dd000000000000000001", &got, err, sizeof err), err);
     assert_true(json_equal(got, updated));
+    json_decref(got);
 
     json_t *list = NULL;
     put_ok(store_execution_list(f->s, DEP1, 0, &list, err, sizeof err), err);
