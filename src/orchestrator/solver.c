@@ -38,7 +38,7 @@ static double clamp01(double v)
     return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
-static double capped_rtt(const solver_weights *w, double rtt_ms)
+double solver_capped_rtt(const solver_weights *w, double rtt_ms)
 {
     if (rtt_ms < 0 || isnan(rtt_ms))
         rtt_ms = w->unknown_rtt_ms;
@@ -56,7 +56,7 @@ static solver_node_cost node_cost(const solver_weights *w, const solver_device *
         c.memory = w->memory * clamp01(d->memory_usage);
     else
         c.unknown += w->unknown_health / 2;
-    c.rtt = w->rtt_per_ms * capped_rtt(w, d->rtt_ms);
+    c.rtt = w->rtt_per_ms * solver_capped_rtt(w, d->rtt_ms);
     c.total = c.cpu + c.memory + c.rtt + c.unknown;
     return c;
 }
@@ -78,7 +78,7 @@ static double distance(const solver_problem *p, size_t a, size_t b)
             return d;
     }
     const solver_weights *w = &p->weights;
-    return w->hop_ms + capped_rtt(w, p->devices[a].rtt_ms) + capped_rtt(w, p->devices[b].rtt_ms);
+    return w->hop_ms + solver_capped_rtt(w, p->devices[a].rtt_ms) + solver_capped_rtt(w, p->devices[b].rtt_ms);
 }
 
 /* The cost of the hop from step s - 1 on device a into step s on device b. */
@@ -94,7 +94,7 @@ static double edge_cost(const solver_problem *p, size_t s, size_t a, size_t b)
 static double largest_edges(const solver_problem *p, size_t s)
 {
     const solver_weights *w = &p->weights;
-    double far = w->hop_ms + 2 * capped_rtt(w, w->rtt_cap_ms);
+    double far = w->hop_ms + 2 * solver_capped_rtt(w, w->rtt_cap_ms);
     double sum = 0;
     if (s > 0)
         sum += edge_weight(w, p->steps[s - 1].output) * far;
@@ -226,12 +226,15 @@ static void pinned_error(const solver_problem *p, const solver_result *r, size_t
              step->pinned_device);
 }
 
-/* Filters every device for every step and keeps each step's best candidates. */
+/* Filters every device for every step and keeps each step's candidates: all that pass
+ * when the distances come from round-trip times (the search is then exact over all of
+ * them), else the best max_candidates by node cost. */
 static bool choose_candidates(work *w, char *err, size_t err_size)
 {
     const solver_problem *p = w->p;
     solver_result *r = w->r;
     size_t cap = p->weights.max_candidates ? p->weights.max_candidates : 1;
+    bool cut = p->distance != NULL;
     solver_filter *filter = solver_filter_new(p);
     if (!filter) {
         snprintf(err, err_size, "out of memory while solving");
@@ -239,8 +242,8 @@ static bool choose_candidates(work *w, char *err, size_t err_size)
     }
     bool ok = true;
     for (size_t s = 0; s < p->step_count && ok; s++) {
-        w->cand[s] = malloc((3 * cap + 1) * sizeof **w->cand);
-        if (!w->cand[s]) {
+        w->cand[s] = cut ? malloc((3 * cap + 1) * sizeof **w->cand) : NULL;
+        if (cut && !w->cand[s]) {
             snprintf(err, err_size, "out of memory while solving");
             ok = false;
             break;
@@ -251,9 +254,10 @@ static bool choose_candidates(work *w, char *err, size_t err_size)
             solver_filter_judge(filter, s, d, j);
             if (!solver_verdict_passes(j->verdict))
                 continue;
-            j->verdict = SOLVER_NOT_CONSIDERED;
+            j->verdict = cut ? SOLVER_NOT_CONSIDERED : SOLVER_SCORED_LOWER;
             passed++;
-            heap_push(w, w->cand[s], &n, cap, d);
+            if (cut)
+                heap_push(w, w->cand[s], &n, cap, d);
         }
         if (passed == 0) {
             if (p->steps[s].pinned_device)
@@ -263,18 +267,21 @@ static bool choose_candidates(work *w, char *err, size_t err_size)
             ok = false;
             break;
         }
+        r->cutoff_cost[s] = HUGE_VAL;
+        r->candidate_count[s] = passed;
+        if (!cut)
+            continue;
         sort_candidates(w, w->cand[s], n);
         for (size_t k = 0; k < n; k++)
             r->judgements[s * p->device_count + w->cand[s][k]].verdict = SOLVER_SCORED_LOWER;
         w->cand_count[s] = w->base_count[s] = n;
-        r->cutoff_cost[s] = HUGE_VAL;
         if (passed > n) {
             double last = r->node_cost[w->cand[s][n - 1]].total;
             double best = r->node_cost[w->cand[s][0]].total;
             r->cutoff_cost[s] = last;
             /* Excluded devices cost at least `last`; if that is beyond what any edge
              * can make up, nothing optimal was cut. */
-            if (p->distance || last <= best + largest_edges(p, s))
+            if (last <= best + largest_edges(p, s))
                 r->exact = false;
         }
     }
@@ -439,6 +446,15 @@ bool solver_solve(const solver_problem *p, solver_result *r, char *err, size_t e
     for (size_t d = 0; ok && d < p->device_count; d++)
         r->node_cost[d] = node_cost(&p->weights, &p->devices[d]);
     ok = ok && choose_candidates(&w, err, err_size);
+    if (ok && !p->distance) {
+        ok = solver_separable_search(p, r);
+        if (!ok)
+            snprintf(err, err_size, "out of memory while solving");
+        free_work(&w);
+        if (!ok)
+            solver_result_free(r);
+        return ok;
+    }
     if (ok) {
         add_neighbours(&w);
         ok = search(&w);

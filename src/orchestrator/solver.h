@@ -16,14 +16,19 @@
  *    round-trip time the health loop measured; unknown facts cost a fixed penalty.
  * 3. Place jointly: the chain's cost is the sum of its steps' node costs plus an edge
  *    cost for each hop between consecutive steps on different devices (a file weighs
- *    more than a number; a far device costs more than a near one). Dynamic programming
- *    over steps x candidates minimises it exactly over the candidates of each step,
- *    which are the devices that passed the filter, cut to the best max_candidates by
- *    node cost — plus every candidate of a neighbouring step that passes, so keeping
- *    two steps together is always on the table. A device whose node cost exceeds the
- *    step's best by more than the largest edge cost can never be part of an optimal
- *    chain, so the cut only matters (result->exact false) when more than
- *    max_candidates devices are within that margin of each other.
+ *    more than a number; a far device costs more than a near one). The cheapest chain
+ *    is a shortest path through layers of devices, one layer per step:
+ *    - With distances from round-trip times (no distance callback: a hop a -> b is a
+ *      round trip through the orchestrator, hop_ms + rtt(a) + rtt(b)), the hop cost
+ *      splits into a part of a and a part of b, so each layer costs O(devices): the
+ *      search is exact over every device that passed the filter (solver_separable.c).
+ *    - With a distance callback (a measured matrix), dynamic programming over steps x
+ *      candidates^2, the candidates being the best max_candidates by node cost plus
+ *      every candidate of a neighbouring step that passes, so keeping two steps
+ *      together is always on the table. A device whose node cost exceeds the step's
+ *      best by more than the largest edge cost can never be part of an optimal chain,
+ *      so the cut only matters (result->exact false) when more than max_candidates
+ *      devices are within that margin of each other.
  *
  * Ties are broken by device id, so the input order of devices never changes the answer.
  */
@@ -85,7 +90,7 @@ typedef struct solver_weights {
     double hop_ms;          /* the fixed cost of a hop between two devices, in ms */
     double number_edge;     /* per ms of hop distance, when a number flows */
     double file_edge;       /* per ms of hop distance, when a file flows */
-    size_t max_candidates;  /* per step, before the pairwise edges */
+    size_t max_candidates;  /* per step, before pairwise edges (distance callback only) */
 } solver_weights;
 
 solver_weights solver_default_weights(void);

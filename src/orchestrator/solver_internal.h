@@ -32,6 +32,15 @@ static inline bool solver_verdict_passes(solver_verdict v)
 void solver_rejection_sentence(const solver_problem *problem, size_t step, size_t device,
                                const solver_judgement *j, char *out, size_t out_size);
 
+/* A round-trip time as costs count it: unknown ones assumed, long ones capped. */
+double solver_capped_rtt(const solver_weights *w, double rtt_ms);
+
+/* The joint search when distances are round trips through the orchestrator (no
+ * distance callback): exact over every device that passed the filter, in
+ * O(steps x devices). The judgements of passing devices must be SOLVER_SCORED_LOWER;
+ * fills placement, total_cost, edge_cost, chain costs and the chosen verdicts. */
+bool solver_separable_search(const solver_problem *p, solver_result *r);
+
 /* The device's label in messages: 'name' (or 'id' when it has no name). */
 const char *solver_device_label(const solver_device *device);
 
