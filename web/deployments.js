@@ -306,7 +306,7 @@ function renderPipeline(card, deployment) {
     const move = stepMoves[i] && Date.now() - stepMoves[i].at < MOVE_NOTE_MS ? stepMoves[i] : null;
     const li = h('li', { class: `step${justMoved.has(i) ? ' moving' : ''}${move ? ' moved' : ''}` },
       h('span', { class: 'fn mono', text: `${moduleName(step.module)}.${step.func}` }),
-      h('span', { class: `where state-${s}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), name,
+      h('span', { class: `where state-${s}`, dataset: { device: name } }, h('span', { class: 'dot', 'aria-hidden': 'true' }), name,
         h('span', { class: 'visually-hidden', text: ` (${s})` })));
     if (move) li.append(h('span', { class: 'moved-note', text: `moved here from ${deviceName(move.from)}` }));
     card.pipeline.append(li);

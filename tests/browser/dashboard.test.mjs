@@ -196,6 +196,35 @@ test('a device blacklisted elsewhere changes state on the page without a reload'
   await beta.locator('.badge', { hasText: 'blacklisted' }).waitFor({ state: 'detached', timeout: 15000 });
 });
 
+test('a step re-placed after its device is taken away moves in the pipeline', async () => {
+  const manifest = { name: 'mover', sequence: [{ device: null, module: 'fibo', func: 'fibo' }] };
+  const id = JSON.parse(await (await fetch(`${base}/file/manifest`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(manifest),
+  })).text());
+  await api('POST', `/file/manifest/${id}`);
+  await page.goto(`${base}/#deployments`);
+  const card = page.locator('#deployment-list > li', { hasText: 'mover' });
+  const where = card.locator('.pipeline .step .where');
+  await where.waitFor();
+  const before = await where.getAttribute('data-device');
+  assert.ok(['alpha', 'beta'].includes(before), before);
+  const after = before === 'alpha' ? 'beta' : 'alpha';
+  await until(`${after} active again`, async () =>
+    (await api('GET', '/file/device')).some((d) => d.name === after && d.status === 'active'));
+
+  const devices = await api('GET', '/file/device');
+  const gone = devices.find((d) => d.name === before)._id;
+  await api('POST', `/file/device/${gone}/blacklist`);
+  try {
+    await card.locator('.pipeline .step.moved').waitFor({ timeout: 20000 });
+    assert.equal(await where.getAttribute('data-device'), after);
+    assert.equal(await card.locator('.moved-note').innerText(), `moved here from ${before}`);
+    await page.screenshot({ path: path.join(artifacts, 'step-moved.png'), fullPage: true });
+  } finally {
+    await api('POST', `/file/device/${gone}/unblacklist`);
+  }
+});
+
 test('at phone width nothing overflows sideways, and every control has a label', async () => {
   await page.setViewportSize({ width: 375, height: 812 });
   for (const view of ['devices', 'modules', 'deployments', 'activity']) {
