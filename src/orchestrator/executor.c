@@ -75,6 +75,8 @@ typedef struct run {
     int status;                 /* HTTP status of a failure */
     long failed_step;           /* -1: none */
     double started;
+    char labels[2][300];
+    unsigned next_label;
 } run;
 
 static void fail(run *r, int status, long step, const char *fmt, ...)
@@ -97,16 +99,21 @@ static const json_t *step_at(const run *r, size_t s)
     return json_array_get(r->sequence, s);
 }
 
-/* "step 2 (grayscale.grayscale) on 'edge-1'" */
-static void step_label(orchestrator *o, const json_t *step, size_t s, char *out, size_t size)
+/* "step 2 (grayscale.grayscale) on 'edge-1'", for messages: made only when one is
+ * written (it looks the device's name up). Two buffers, for messages naming two steps. */
+static const char *label(run *r, size_t s)
 {
+    const json_t *step = step_at(r, s);
     const char *device = string_member(step, "device");
+    char *out = r->labels[r->next_label++ % 2];
     device_view v;
-    bool known = device && fleet_device(o->fleet, device, &v);
-    snprintf(out, size, "step %zu (%s.%s) on '%s'", s + 1, string_member(step, "moduleName"),
-             string_member(step, "func"), known && v.name ? v.name : device ? device : "?");
+    bool known = device && fleet_device(r->o->fleet, device, &v);
+    snprintf(out, sizeof r->labels[0], "step %zu (%s.%s) on '%s'", s + 1,
+             string_member(step, "moduleName"), string_member(step, "func"),
+             known && v.name ? v.name : device ? device : "?");
     if (known)
         fleet_view_clear(&v);
+    return out;
 }
 
 static const json_t *endpoint_of(const run *r, size_t s)
@@ -185,12 +192,12 @@ static char *arg_text(const json_t *v)
 }
 
 /* endpoint url + path + ?name=value for each query parameter, in declaration order. */
-static char *first_url(run *r, const json_t *endpoint, const char *label)
+static char *first_url(run *r, const json_t *endpoint)
 {
     const char *base = string_member(endpoint, "url"), *path = string_member(endpoint, "path");
     if (!base || !path) {
         fail(r, 500, 0, "%s: the stored deployment has no endpoint for it: deploy it again",
-             label);
+             label(r, 0));
         return NULL;
     }
     char *url = NULL;
@@ -211,7 +218,7 @@ static char *first_url(run *r, const json_t *endpoint, const char *label)
         if (!text) {
             const char *type = string_member(json_object_get(p, "schema"), "type");
             fail(r, 400, 0, "missing argument '%s' (%s) for %s: send {\"%s\": ...} as JSON, or "
-                 "a form field", name, type ? type : "a value", label, name);
+                 "a form field", name, type ? type : "a value", label(r, 0), name);
             fclose(out);
             free(url);
             return NULL;
@@ -226,7 +233,7 @@ static char *first_url(run *r, const json_t *endpoint, const char *label)
 }
 
 /* Uploads must be exactly step 0's execution mounts; they are kept as blobs. */
-static bool collect_files(http_request *req, run *r, const json_t *mounts, const char *label)
+static bool collect_files(http_request *req, run *r, const json_t *mounts)
 {
     size_t n = http_request_upload_count(req);
     r->parts = calloc(n + 1, sizeof *r->parts);
@@ -241,7 +248,7 @@ static bool collect_files(http_request *req, run *r, const json_t *mounts, const
         json_array_foreach(mounts, k, m)
             expected = expected || !strcmp(string_member(m, "path"), u->field);
         if (!expected) {
-            fail(r, 400, 0, "unexpected file '%s': %s takes %s", u->field, label,
+            fail(r, 400, 0, "unexpected file '%s': %s takes %s", u->field, label(r, 0),
                  json_array_size(mounts) ? "the files named by its execution mounts"
                                          : "no files");
             return false;
@@ -263,7 +270,7 @@ static bool collect_files(http_request *req, run *r, const json_t *mounts, const
         json_t *required = json_object_get(m, "required");
         if (path && !json_is_false(required) && !json_object_get(r->input_files, path)) {
             fail(r, 400, 0, "missing file '%s' for %s: send it as a multipart/form-data part "
-                 "named %s", path, label, path);
+                 "named %s", path, label(r, 0), path);
             return false;
         }
     }
@@ -287,8 +294,7 @@ static void report_unreachable(run *r, size_t s, const char *why)
 
 /* Waits for a history entry: 200 done, 500 failed; NULL (failure recorded) when the
  * device cannot be reached or the entry never comes. */
-static json_t *fetch_entry(run *r, size_t s, const char *url, const char *label,
-                           double deadline, bool *failed)
+static json_t *fetch_entry(run *r, size_t s, const char *url, double deadline, bool *failed)
 {
     long backoff = FIRST_BACKOFF_MS;
     char *waiting = NULL;
@@ -298,13 +304,14 @@ static json_t *fetch_entry(run *r, size_t s, const char *url, const char *label,
     for (;;) {
         double left = deadline - now_ms();
         if (left <= 0) {
-            fail(r, 504, (long)s, "%s: no result within %d s", label, EXECUTION_TIMEOUT_MS / 1000);
+            fail(r, 504, (long)s, "%s: no result within %d s", label(r, s),
+                 EXECUTION_TIMEOUT_MS / 1000);
             break;
         }
         http_result res = {0};
         double asked = now_ms();
         if (!http_get(waiting, (long)left + 1000, &res)) {
-            fail(r, 502, (long)s, "%s cannot be reached: %s", label, res.error);
+            fail(r, 502, (long)s, "%s cannot be reached: %s", label(r, s), res.error);
             report_unreachable(r, s, res.error);
             http_result_free(&res);
             break;
@@ -314,13 +321,13 @@ static json_t *fetch_entry(run *r, size_t s, const char *url, const char *label,
             *failed = res.status == 500;
             http_result_free(&res);
             if (!entry)
-                fail(r, 502, (long)s, "%s: its history entry is not JSON", label);
+                fail(r, 502, (long)s, "%s: its history entry is not JSON", label(r, s));
             break;
         }
         long status = res.status;
         http_result_free(&res);
         if (status != 404) {
-            fail(r, 502, (long)s, "%s: its history answered %ld", label, status);
+            fail(r, 502, (long)s, "%s: its history answered %ld", label(r, s), status);
             break;
         }
         if (now_ms() - asked < LONG_POLL_MS / 2) {
@@ -368,10 +375,8 @@ static void follow(run *r, const char *first_result_url, const json_t *first_ans
     size_t count = json_array_size(r->sequence);
     for (size_t s = 0; url && s < MAX_FOLLOWED; s++) {
         size_t at = s < count ? s : count - 1;
-        char label[300];
-        step_label(r->o, step_at(r, at), at, label, sizeof label);
         bool failed = false;
-        json_t *entry = fetch_entry(r, at, url, label, deadline, &failed);
+        json_t *entry = fetch_entry(r, at, url, deadline, &failed);
         if (!entry)
             break;
         json_array_append_new(r->steps, step_record(r, at, url, entry, failed));
@@ -383,16 +388,14 @@ static void follow(run *r, const char *first_result_url, const json_t *first_ans
         const json_t *next = json_object_get(entry, "next");
         const char *own = string_member(entry, "result");
         if (failed && !relayed_failure(entry)) {
-            fail(r, 500, (long)at, "%s failed: %s", label, own ? own : "(no message)");
+            fail(r, 500, (long)at, "%s failed: %s", label(r, at), own ? own : "(no message)");
         } else if (failed) {
             const char *n = json_string_value(next);
             if (strstr(n, "/request-history/")) {
                 url = strdup(n);    /* the next step answered: its entry tells more */
             } else {
-                char next_label[300];
                 size_t t = at + 1 < count ? at + 1 : at;
-                step_label(r->o, step_at(r, t), t, next_label, sizeof next_label);
-                fail(r, 502, (long)t, "%s could not be called: %s", next_label,
+                fail(r, 502, (long)t, "%s could not be called: %s", label(r, t),
                      own ? own : "(no message)");
                 if (own && (strstr(own, "cannot connect") || strstr(own, "no answer from")))
                     report_unreachable(r, t, own);
@@ -429,7 +432,7 @@ static void follow(run *r, const char *first_result_url, const json_t *first_ans
 }
 
 /* Calls step 0 and follows the chain. */
-static void call_and_follow(run *r, const char *url, const json_t *endpoint, const char *label)
+static void call_and_follow(run *r, const char *url, const json_t *endpoint)
 {
     const char *method = string_member(endpoint, "method");
     bool post = r->part_count || (method && !strcasecmp(method, "post"));
@@ -442,7 +445,7 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint, con
     else
         answered = http_get(url, CALL_TIMEOUT_MS, &res);
     if (!answered) {
-        fail(r, 502, 0, "%s cannot be reached: %s", label, res.error);
+        fail(r, 502, 0, "%s cannot be reached: %s", label(r, 0), res.error);
         report_unreachable(r, 0, res.error);
         http_result_free(&res);
         return;
@@ -451,13 +454,13 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint, con
     const char *result_url = string_member(answer, "resultUrl");
     if (res.status >= 400 && !result_url) {
         const char *why = string_member(answer, "errorText");
-        fail(r, res.status >= 500 ? 502 : 400, 0, "%s refused the call (%ld): %s", label,
+        fail(r, res.status >= 500 ? 502 : 400, 0, "%s refused the call (%ld): %s", label(r, 0),
              res.status, why ? why : res.body ? res.body : "(no body)");
     } else if (!result_url) {
         /* no history to follow: the answer is the result */
         r->result = json_incref(json_object_get(answer, "result"));
         if (!r->result)
-            fail(r, 502, 0, "%s answered without a resultUrl or result", label);
+            fail(r, 502, 0, "%s answered without a resultUrl or result", label(r, 0));
     } else {
         follow(r, result_url, answer);
     }
@@ -567,18 +570,16 @@ void executor_execute(orchestrator *o, http_request *req, const char *ref)
         json_decref(r.steps);
         return;
     }
-    char label[300];
-    step_label(o, step_at(&r, 0), 0, label, sizeof label);
     const json_t *endpoint = endpoint_of(&r, 0);
     char *url = NULL;
-    bool ready = read_args(req, &r) && collect_files(req, &r, execution_mounts(&r, 0), label) &&
-                 (url = first_url(&r, endpoint, label)) != NULL;
+    bool ready = read_args(req, &r) && collect_files(req, &r, execution_mounts(&r, 0)) &&
+                 (url = first_url(&r, endpoint)) != NULL;
     if (!ready && !r.error[0])
         fail(&r, 500, -1, "out of memory");
     if (ready) {
         ids_new_object_id(r.id);
         record_start(&r, req);
-        call_and_follow(&r, url, endpoint, label);
+        call_and_follow(&r, url, endpoint);
         record_end(&r, now_ms() - r.started);
     }
     respond(&r, req);
