@@ -79,7 +79,7 @@ async function loadLogs() {
   const table = document.getElementById('log-list');
   const empty = document.getElementById('log-empty');
   const deviceFilter = document.getElementById('log-device').value;
-  const logs = (await api.logs()) || [];
+  const logs = (await api.logs(deviceFilter)) || [];
   const rows = logs.map(logFields).filter((l) => !deviceFilter || l.deviceName === deviceFilter).slice(-200).reverse();
   clear(table);
   for (const l of rows) {
@@ -94,7 +94,7 @@ async function loadLogs() {
   }
   empty.hidden = rows.length > 0;
   const select = document.getElementById('log-device');
-  const names = [...new Set(logs.map(logFields).map((l) => l.deviceName).filter(Boolean))].sort();
+  const names = [...new Set([...state.devices.map((d) => d.name), ...logs.map(logFields).map((l) => l.deviceName)].filter(Boolean))].sort();
   const chosen = select.value;
   clear(select);
   select.append(h('option', { value: '', text: 'All devices' }));

@@ -65,7 +65,7 @@ export const api = {
   execute: (id, body) => request('POST', `/execute/${seg(id)}`, body),
 
   recentEvents: (limit) => request('GET', `/events/recent?limit=${limit}`),
-  logs: () => request('GET', '/device/logs'),
+  logs: (device, limit = 200) => request('GET', `/device/logs?limit=${limit}${device ? `&device=${seg(device)}` : ''}`),
 };
 
 export const idOf = (doc) => (doc && (doc._id || doc.id)) || '';

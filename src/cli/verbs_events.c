@@ -76,10 +76,23 @@ int command_logs(int argc, char **argv)
             return client_usage_error(LOGS_USAGE, "logs: unexpected argument '%s'", argv[i]);
         }
     }
-    char *encoded = after ? http_url_encode(after) : NULL;
-    char path[512];
-    snprintf(path, sizeof path, "/device/logs%s%s", encoded ? "?after=" : "", encoded ? encoded : "");
-    free(encoded);
+    /* The orchestrator filters and limits (Liquid's ?device= and ?limit=); the same is
+     * done below too, for an orchestrator that ignores them. */
+    char path[1024] = "/device/logs";
+    size_t used = strlen(path);
+    const char *names[] = {"after", "device"}, *values[] = {after, device};
+    for (size_t k = 0; k < 2; k++) {
+        if (!values[k])
+            continue;
+        char *encoded = http_url_encode(values[k]);
+        used += (size_t)snprintf(path + used, sizeof path - used, "%c%s=%s",
+                                 used == strlen("/device/logs") ? '?' : '&', names[k],
+                                 encoded ? encoded : "");
+        free(encoded);
+    }
+    if (limit > 0 && used < sizeof path)
+        snprintf(path + used, sizeof path - used, "%climit=%ld",
+                 used == strlen("/device/logs") ? '?' : '&', limit);
     json_t *logs = client_call_json(&c, "GET", path, NULL);
     if (!logs)
         return CLIENT_EXIT_FAILED;
