@@ -161,6 +161,37 @@ test('upload a module, describe it, deploy a manifest, run it and see the result
   assert.match(await deployment.locator('.form-error').innerText(), /param0 must be an integer/);
 });
 
+test('describe a function with a deployment-stage data file through the form', async () => {
+  await page.goto(`${base}/#modules`);
+  await page.setInputFiles('#upload-file', path.join(examples, 'datafile.wasm'));
+  await page.click('#module-upload button[type=submit]');
+  const card = page.locator('#module-list > li', { hasText: 'datafile' });
+  await card.waitFor();
+  assert.match(await card.locator('details.imports summary').innerText(), /wasi_snapshot_preview1 \(\d+\)/);
+  await until('the describe form on datafile', async () =>
+    (await page.locator('#describe-module option:checked').innerText()) === 'datafile');
+  const fn = page.locator('#module-describe fieldset.function').first();
+  await fn.locator('select').first().selectOption('total');
+  await fn.getByRole('button', { name: 'Add mount' }).click();
+  await fn.locator('.mount').getByLabel('File name').fill('data');
+  await fn.locator('.mount').getByLabel('Stage').selectOption('deployment');
+  // The description asks for the mount's file; saving without it is refused with the reason.
+  const dataFile = page.getByLabel('Data file for mount "data"');
+  await dataFile.waitFor();
+  await page.click('#module-describe button[type=submit]');
+  await until('the refusal next to the form', async () =>
+    /missing mounts/i.test(await page.locator('#module-describe .form-error').innerText()));
+  await dataFile.setInputFiles(path.join(repo, 'examples/descriptions/datafile-data.csv'));
+  await page.click('#module-describe button[type=submit]');
+  await until('total described with its data file', async () => {
+    const text = await card.innerText();
+    return /total\s+GET\s+\(param0: integer\) → integer/.test(text) && /data \(deployment\)/.test(text)
+      && /Data files: data ← datafile-data\.csv/.test(text);
+  });
+  const fd = JSON.parse(await page.inputValue('#describe-fd'));
+  assert.deepEqual(fd.total.mounts, [{ name: 'data', mediaType: 'application/octet-stream', stage: 'deployment' }]);
+});
+
 test('run a two-step chain with a file and see each step', async () => {
   await addModule('grayscale', JSON.parse(fs.readFileSync(path.join(repo, 'examples/descriptions/grayscale.json'))));
   await addModule('classify', JSON.parse(fs.readFileSync(path.join(repo, 'examples/descriptions/classify.json'))));
