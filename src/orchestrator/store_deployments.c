@@ -21,7 +21,7 @@ static char *module_id_of(store *s, const char *id_or_name)
     char *id = NULL;
     if (sqlite3_step(stmt) == SQLITE_ROW)
         id = strdup((const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
+    store_release(s, stmt);
     return id;
 }
 
@@ -114,7 +114,7 @@ static store_result read_deployment(store *s, const char *id_or_name, json_t **o
     store_bind_text(stmt, 1, id_or_name);
     int rc = sqlite3_step(stmt);
     json_t *doc = rc == SQLITE_ROW ? store_column_json(stmt, 0) : NULL;
-    sqlite3_finalize(stmt);
+    store_release(s, stmt);
     if (rc == SQLITE_DONE) {
         store_error(err, err_size, "no deployment with id or name '%s'", id_or_name);
         return STORE_NOT_FOUND;
@@ -141,8 +141,11 @@ store_result store_deployment_list(store *s, json_t **out, char *err, size_t err
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *stmt = store_prepare(s, "SELECT doc FROM deployments ORDER BY created_at, id",
                                        err, err_size);
-    store_result r = stmt ? store_collect_docs(s, stmt, out, err, err_size) : STORE_ERROR;
+    store_texts texts;
+    store_result r = stmt ? store_collect_texts(s, stmt, &texts, err, err_size) : STORE_ERROR;
     pthread_mutex_unlock(&s->lock);
+    if (r == STORE_OK)
+        *out = store_texts_parse(&texts);
     return r;
 }
 
@@ -215,11 +218,14 @@ store_result store_deployments_using(store *s, const char *device_id, const char
            "  WHERE (?1 IS NULL OR device_id = ?1) AND (?2 IS NULL OR module_id = ?2))"
            " ORDER BY created_at, id", err, err_size);
     store_result r = STORE_ERROR;
+    store_texts texts;
     if (stmt) {
         store_bind_text(stmt, 1, device_id);
         store_bind_text(stmt, 2, module_id);
-        r = store_collect_docs(s, stmt, out, err, err_size);
+        r = store_collect_texts(s, stmt, &texts, err, err_size);
     }
     pthread_mutex_unlock(&s->lock);
+    if (r == STORE_OK)
+        *out = store_texts_parse(&texts);
     return r;
 }

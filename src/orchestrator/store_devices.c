@@ -82,7 +82,7 @@ static store_result status_log(store *s, const char *id, json_t **out, char *err
                            sqlite3_column_text(stmt, 1), "reason",
                            reason ? json_string(reason) : json_null()));
     }
-    sqlite3_finalize(stmt);
+    store_release(s, stmt);
     if (rc != SQLITE_DONE) {
         json_decref(log);
         return store_fail(s, "reading a status log", err, err_size);
@@ -103,7 +103,7 @@ static store_result read_device(store *s, const char *id_or_name, json_t **out, 
     store_bind_text(stmt, 1, id_or_name);
     int rc = sqlite3_step(stmt);
     json_t *doc = rc == SQLITE_ROW ? store_column_json(stmt, 0) : NULL;
-    sqlite3_finalize(stmt);
+    store_release(s, stmt);
     if (rc == SQLITE_DONE) {
         store_error(err, err_size, "no device with id or name '%s'", id_or_name);
         return STORE_NOT_FOUND;
@@ -118,8 +118,9 @@ store_result store_device_get(store *s, const char *id_or_name, json_t **out, ch
                               size_t err_size)
 {
     *out = NULL;
-    if (!store_begin(s, err, err_size))
-        return STORE_ERROR;
+    /* a read: the lock alone keeps the two queries consistent (every write in this
+     * process takes it too), without the cost of a write transaction */
+    pthread_mutex_lock(&s->lock);
     json_t *doc = NULL, *log = NULL;
     store_result r = read_device(s, id_or_name, &doc, err, err_size);
     if (r == STORE_OK)
@@ -130,18 +131,20 @@ store_result store_device_get(store *s, const char *id_or_name, json_t **out, ch
     } else {
         json_decref(doc);
     }
-    return store_end(s, r, err, err_size);
+    pthread_mutex_unlock(&s->lock);
+    return r;
 }
 
 store_result store_device_list(store *s, json_t **out, char *err, size_t err_size)
 {
     *out = NULL;
-    if (!store_begin(s, err, err_size))
-        return STORE_ERROR;
-    json_t *list = NULL;
+    /* a read: the lock alone keeps the two queries consistent (every write in this
+     * process takes it too), without the cost of a write transaction */
+    pthread_mutex_lock(&s->lock);
+    store_texts texts = {0};
     sqlite3_stmt *stmt = store_prepare(s, "SELECT doc FROM devices ORDER BY created_at, id",
                                        err, err_size);
-    store_result r = stmt ? store_collect_docs(s, stmt, &list, err, err_size) : STORE_ERROR;
+    store_result r = stmt ? store_collect_texts(s, stmt, &texts, err, err_size) : STORE_ERROR;
     /* every log in one query, attached by id: one query per device would make a
      * list of thousands of devices slow */
     json_t *logs = json_object();
@@ -160,10 +163,12 @@ store_result store_device_list(store *s, json_t **out, char *err, size_t err_siz
                                "time", sqlite3_column_text(stmt, 2), "reason",
                                reason ? json_string(reason) : json_null()));
         }
-        sqlite3_finalize(stmt);
+        store_release(s, stmt);
     } else if (r == STORE_OK) {
         r = STORE_ERROR;
     }
+    pthread_mutex_unlock(&s->lock);
+    json_t *list = store_texts_parse(&texts);
     if (r == STORE_OK) {
         size_t i;
         json_t *doc;
@@ -176,7 +181,7 @@ store_result store_device_list(store *s, json_t **out, char *err, size_t err_siz
         json_decref(list);
     }
     json_decref(logs);
-    return store_end(s, r, err, err_size);
+    return r;
 }
 
 store_result store_device_update(store *s, const char *id, const json_t *changes, json_t **out,

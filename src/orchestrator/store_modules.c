@@ -98,7 +98,7 @@ store_result store_module_get(store *s, const char *id_or_name, json_t **out, ch
             r = STORE_NOT_FOUND;
         else
             r = store_fail(s, "reading a module", err, err_size);
-        sqlite3_finalize(stmt);
+        store_release(s, stmt);
     }
     pthread_mutex_unlock(&s->lock);
     if (r == STORE_NOT_FOUND)
@@ -112,8 +112,11 @@ store_result store_module_list(store *s, json_t **out, char *err, size_t err_siz
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *stmt = store_prepare(s, "SELECT doc FROM modules ORDER BY created_at, id",
                                        err, err_size);
-    store_result r = stmt ? store_collect_docs(s, stmt, out, err, err_size) : STORE_ERROR;
+    store_texts texts;
+    store_result r = stmt ? store_collect_texts(s, stmt, &texts, err, err_size) : STORE_ERROR;
     pthread_mutex_unlock(&s->lock);
+    if (r == STORE_OK)
+        *out = store_texts_parse(&texts);
     return r;
 }
 
@@ -136,7 +139,7 @@ static store_result check_unused(store *s, const char *id, char *err, size_t err
     } else if (rc != SQLITE_DONE) {
         r = store_fail(s, "reading deployments", err, err_size);
     }
-    sqlite3_finalize(stmt);
+    store_release(s, stmt);
     return r;
 }
 
@@ -181,7 +184,7 @@ store_result store_module_delete_all(store *s, long long *deleted, long long *ke
     if (stmt) {
         if (sqlite3_step(stmt) == SQLITE_ROW && kept)
             *kept = sqlite3_column_int64(stmt, 0);
-        sqlite3_finalize(stmt);
+        store_release(s, stmt);
     }
     return store_end(s, r, err, err_size);
 }

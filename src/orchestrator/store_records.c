@@ -89,7 +89,7 @@ static store_result read_execution(store *s, const char *id, json_t **out, char 
     store_bind_text(stmt, 1, id);
     int rc = sqlite3_step(stmt);
     json_t *doc = rc == SQLITE_ROW ? store_column_json(stmt, 0) : NULL;
-    sqlite3_finalize(stmt);
+    store_release(s, stmt);
     if (rc == SQLITE_DONE) {
         store_error(err, err_size, "no execution with id '%s'", id);
         return STORE_NOT_FOUND;
@@ -143,12 +143,15 @@ store_result store_execution_list(store *s, const char *deployment_id, size_t li
         s, "SELECT doc FROM executions WHERE ?1 IS NULL OR deployment_id = ?1"
            " ORDER BY seq DESC LIMIT ?2", err, err_size);
     store_result r = STORE_ERROR;
+    store_texts texts;
     if (stmt) {
         store_bind_text(stmt, 1, deployment_id);
         sqlite3_bind_int64(stmt, 2, limit ? (sqlite3_int64)limit : -1);
-        r = store_collect_docs(s, stmt, out, err, err_size);
+        r = store_collect_texts(s, stmt, &texts, err, err_size);
     }
     pthread_mutex_unlock(&s->lock);
+    if (r == STORE_OK)
+        *out = store_texts_parse(&texts);
     return r;
 }
 
@@ -204,12 +207,15 @@ store_result store_log_list(store *s, const char *after, size_t limit, json_t **
         s, "SELECT doc FROM (SELECT seq, doc FROM device_logs WHERE received_ms > ?1"
            " ORDER BY seq DESC LIMIT ?2) ORDER BY seq", err, err_size);
     store_result r = STORE_ERROR;
+    store_texts texts;
     if (stmt) {
         sqlite3_bind_int64(stmt, 1, after_ms);
         sqlite3_bind_int64(stmt, 2, limit ? (sqlite3_int64)limit : -1);
-        r = store_collect_docs(s, stmt, out, err, err_size);
+        r = store_collect_texts(s, stmt, &texts, err, err_size);
     }
     pthread_mutex_unlock(&s->lock);
+    if (r == STORE_OK)
+        *out = store_texts_parse(&texts);
     return r;
 }
 
@@ -269,7 +275,7 @@ store_result store_event_list(store *s, int64_t after_seq, size_t limit, json_t 
                                 subject ? json_string(subject) : json_null(), "data",
                                 data ? data : json_null()));
         }
-        sqlite3_finalize(stmt);
+        store_release(s, stmt);
         if (rc == SQLITE_DONE) {
             *out = list;
             r = STORE_OK;
@@ -289,7 +295,7 @@ int64_t store_event_last_seq(store *s)
     sqlite3_stmt *stmt = store_prepare(s, "SELECT COALESCE(MAX(seq), 0) FROM events", NULL, 0);
     if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
         seq = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
+    store_release(s, stmt);
     pthread_mutex_unlock(&s->lock);
     return seq;
 }
@@ -310,7 +316,7 @@ store_result store_each_referenced_digest(store *s, void (*fn)(const char *diges
             fn((const char *)sqlite3_column_text(stmt, 0), user);
         r = rc == SQLITE_DONE ? STORE_OK : store_fail(s, "reading blob references", err,
                                                      err_size);
-        sqlite3_finalize(stmt);
+        store_release(s, stmt);
     }
     pthread_mutex_unlock(&s->lock);
     return r;
