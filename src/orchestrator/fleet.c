@@ -366,22 +366,6 @@ void fleet_counters_get(fleet *f, fleet_counters *out)
 
 /* ------------------------------------------------------ peers and users */
 
-void fleet_report_failure(fleet *f, const char *device_id, const char *reason)
-{
-    if (!f || !device_id)
-        return;
-    pthread_mutex_lock(&f->lock);
-    peer_report *grown = realloc(f->reports, (f->report_count + 1) * sizeof *grown);
-    if (grown) {
-        f->reports = grown;
-        peer_report *r = &f->reports[f->report_count++];
-        snprintf(r->id, sizeof r->id, "%s", device_id);
-        r->reason = strdup(reason ? reason : "a peer could not reach it");
-        pthread_cond_broadcast(&f->wake);
-    }
-    pthread_mutex_unlock(&f->lock);
-}
-
 bool fleet_set_blacklisted(fleet *f, const char *id_or_name, bool blacklisted, char *id_out)
 {
     fleet_changes c = {0};

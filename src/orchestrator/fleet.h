@@ -86,7 +86,10 @@ static inline bool fleet_usable(const device_view *v)
 }
 
 /* A peer (supervisor or executor) reports that a device failed to answer: counts like
- * a failed health check. Unknown ids are ignored. */
+ * a failed health check, at most once per device per health interval. Unknown ids are
+ * ignored. Usually applied (and its event published) before this returns; while the
+ * fleet is writing another change it is queued and applied moments later, so a caller
+ * inside a store transaction never waits on the fleet. */
 void fleet_report_failure(fleet *f, const char *device_id, const char *reason);
 
 /* The orchestrator part (orchestrator.c's parts[]): fleet_start into o->fleet, and

@@ -30,18 +30,19 @@ typedef struct target {
 
 /* -------------------------------------------------------- peer reports */
 
-static void apply_reports(fleet *f, peer_report *reports, size_t n)
+/* Counts each report as a failed check; write_lock held. Frees the reasons. */
+static void apply_reports_held(fleet *f, peer_report *reports, size_t n)
 {
     fleet_changes c = {0};
     double now = fleet_monotonic();
     double interval_s = f->interval_ms / 1000.0;
-    pthread_mutex_lock(&f->write_lock);
     pthread_mutex_lock(&f->lock);
     for (size_t i = 0; i < n; i++) {
         fleet_member *d = fleet_find_locked(f, reports[i].id);
         /* Many calls failing at once are one piece of news, not many: at most one
          * report counts per device per interval. */
-        if (!d || d->blacklisted || now - d->last_peer_report < interval_s)
+        if (!d || d->blacklisted || (d->last_peer_report > 0 &&
+                                     now - d->last_peer_report < interval_s))
             continue;
         d->last_peer_report = now;
         f->counters.peer_failure_reports++;
@@ -53,10 +54,46 @@ static void apply_reports(fleet *f, peer_report *reports, size_t n)
     }
     pthread_mutex_unlock(&f->lock);
     fleet_apply_changes(f, &c);
-    pthread_mutex_unlock(&f->write_lock);
     for (size_t i = 0; i < n; i++)
         free(reports[i].reason);
+}
+
+static void apply_reports(fleet *f, peer_report *reports, size_t n)
+{
+    pthread_mutex_lock(&f->write_lock);
+    apply_reports_held(f, reports, n);
+    pthread_mutex_unlock(&f->write_lock);
     free(reports);
+}
+
+/* At once when no other change is being written (so the caller sees its effect when
+ * this returns, in the common case); otherwise queued for the health thread, so that
+ * a caller holding a store transaction never waits for a fleet change that waits for
+ * the store. */
+void fleet_report_failure(fleet *f, const char *device_id, const char *reason)
+{
+    if (!f || !device_id)
+        return;
+    peer_report report;
+    snprintf(report.id, sizeof report.id, "%s", device_id);
+    report.reason = strdup(reason ? reason : "a peer could not reach it");
+    if (!report.reason)
+        return;
+    if (pthread_mutex_trylock(&f->write_lock) == 0) {
+        apply_reports_held(f, &report, 1);
+        pthread_mutex_unlock(&f->write_lock);
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    peer_report *grown = realloc(f->reports, (f->report_count + 1) * sizeof *grown);
+    if (grown) {
+        f->reports = grown;
+        f->reports[f->report_count++] = report;
+        pthread_cond_broadcast(&f->wake);
+    } else {
+        free(report.reason);
+    }
+    pthread_mutex_unlock(&f->lock);
 }
 
 /* --------------------------------------------------------------- rounds */

@@ -275,8 +275,8 @@ static bool record_introduction(fleet *f, const device_record *r, size_t answere
     bool is_new = d == NULL;
     if (is_new && !(d = fleet_add_locked(f, r->name)))
         return false;
-    bool changed = is_new || !addresses_equal(d, r) || d->address_index != answered ||
-                   !json_equal(d->description, description);
+    /* Which address answered is no news (the health loop moves between them). */
+    bool changed = is_new || !addresses_equal(d, r) || !json_equal(d->description, description);
     if (!take_addresses(d, r, answered)) {
         if (is_new)
             fleet_remove_locked(f, d);
