@@ -9,6 +9,7 @@ import datetime
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -394,8 +395,26 @@ check on how far apart the two sets of programs are.
 
 {runs_table(results, programs)}
 """
+    text += kept_sections(args.output)
     with open(args.output, "w") as f:
         f.write(text)
+
+
+def kept_sections(path):
+    """The other benchmarks' sections of an existing RESULTS.md (bench/supervisor and
+    bench/orchestrator write theirs between <!-- NAME:begin --> and <!-- NAME:end -->
+    markers), so that re-running the engine benchmark does not erase them."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        return ""
+    blocks = re.findall(r"<!-- ([a-z]+):begin -->.*?<!-- \1:end -->", old, re.S)
+    kept = []
+    for name in dict.fromkeys(blocks):
+        match = re.search(r"<!-- %s:begin -->.*?<!-- %s:end -->" % (name, name), old, re.S)
+        kept.append("\n" + match.group(0) + "\n")
+    return "".join(kept)
 
 
 if __name__ == "__main__":
