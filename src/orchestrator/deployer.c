@@ -74,6 +74,8 @@ static void *send_one(void *arg)
     } else if (t->action == DEPLOY_ROUTES) {
         json_t *routes = json_pack("{s:O, s:O}", "endpoints", json_object_get(t->node, "endpoints"),
                                    "instructions", json_object_get(t->node, "instructions"));
+        if (json_object_get(t->node, "epoch"))
+            json_object_set(routes, "epoch", json_object_get(t->node, "epoch"));
         char *body = json_dumps(routes, JSON_COMPACT);
         json_decref(routes);
         answered = http_request_send("PUT", url, NULL, 0, body, body ? strlen(body) : 0,
@@ -207,8 +209,11 @@ static void publish_steps(orchestrator *o, const json_t *deployment, const deplo
 
 /* Puts back the devices that accepted: their previous node, or no deployment. */
 static void roll_back(orchestrator *o, const char *id, deploy_target *t, size_t n,
-                      const json_t *previous)
+                      const json_t *previous_nodes, json_int_t epoch)
 {
+    /* the previous nodes under the new epoch: a device refuses an older one */
+    json_t *previous = json_deep_copy(previous_nodes);
+    nodes_set_epoch(previous, epoch);
     deploy_target *undo = calloc(n + 1, sizeof *undo);
     size_t m = 0;
     for (size_t i = 0; undo && i < n; i++) {
@@ -232,6 +237,7 @@ static void roll_back(orchestrator *o, const char *id, deploy_target *t, size_t 
     }
     deploy_targets_clear(undo, m);
     free(undo);
+    json_decref(previous);
 }
 
 static double now_ms(void)
@@ -294,6 +300,7 @@ bool deployer_deploy(orchestrator *o, json_t *deployment, const json_t *previous
     } else {
         events_publish(o->events, "deployment.deploying", id,
                        json_pack("{s:s, s:I}", "deployment", id, "devices", (json_int_t)n));
+        placement_pending_add(o->placement, id, nodes, deployment_epoch(deployment));
         deployer_send(id, t, n, DEPLOY_TIMEOUT_MS);
         const deploy_target *failed = NULL;
         for (size_t k = 0; k < n && !failed; k++)
@@ -302,7 +309,7 @@ bool deployer_deploy(orchestrator *o, json_t *deployment, const json_t *previous
         double ms = now_ms() - started;
         if (failed) {
             ok = false;
-            roll_back(o, id, t, n, previous);
+            roll_back(o, id, t, n, previous, deployment_epoch(deployment));
             snprintf(err, sizeof err, "%s", failed->error);
             *status_out = 502;
             *answer_out = json_pack(
@@ -334,6 +341,7 @@ bool deployer_deploy(orchestrator *o, json_t *deployment, const json_t *previous
             *answer_out = json_pack("{s:o}", "deviceResponses", device_responses(t, n));
         }
     }
+    placement_pending_clear(o->placement, id);
     if (t)
         deploy_targets_clear(t, n);
     for (size_t k = 0; addr && k < n; k++) {

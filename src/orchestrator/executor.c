@@ -438,12 +438,15 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint)
     bool post = r->part_count || (method && !strcasecmp(method, "post"));
     http_result res = {0};
     bool answered;
+    /* the placement's epoch, so a device holding an older copy learns it is stale */
+    char epoch[32];
+    snprintf(epoch, sizeof epoch, "%" JSON_INTEGER_FORMAT, deployment_epoch(r->deployment));
+    http_header headers[] = {{"X-Liquid-Epoch", epoch}};
     if (r->part_count)
         answered = http_post_multipart(url, r->parts, r->part_count, CALL_TIMEOUT_MS, &res);
-    else if (post)
-        answered = http_request_send("POST", url, NULL, 0, "", 0, NULL, CALL_TIMEOUT_MS, &res);
     else
-        answered = http_get(url, CALL_TIMEOUT_MS, &res);
+        answered = http_request_send(post ? "POST" : "GET", url, headers, 1, post ? "" : NULL,
+                                     0, NULL, CALL_TIMEOUT_MS, &res);
     if (!answered) {
         fail(r, 502, 0, "%s cannot be reached: %s", label(r, 0), res.error);
         report_unreachable(r, 0, res.error);

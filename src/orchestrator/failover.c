@@ -170,9 +170,12 @@ static bool same_modules(const json_t *a, const json_t *b)
     return same;
 }
 
+/* Routes include the epoch: every device of a deployment learns each new one, or
+ * it would take the next call carrying it for a sign that its copy is stale. */
 static bool same_routes(const json_t *a, const json_t *b)
 {
-    return json_equal(json_object_get(a, "endpoints"), json_object_get(b, "endpoints")) &&
+    return json_equal(json_object_get(a, "epoch"), json_object_get(b, "epoch")) &&
+           json_equal(json_object_get(a, "endpoints"), json_object_get(b, "endpoints")) &&
            json_equal(json_object_get(a, "instructions"), json_object_get(b, "instructions")) &&
            json_equal(json_object_get(a, "mounts"), json_object_get(b, "mounts"));
 }
@@ -438,8 +441,12 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
     bool ok = replace(o, doc, stays, wanted, c->kind == DEVICE_GONE ? c->device : NULL, err,
                       sizeof err) &&
               make_plan(o, json_object_get(before, "fullManifest"),
-                        json_object_get(doc, "fullManifest"), &p) &&
-              carry_out(id, &p, err, sizeof err);
+                        json_object_get(doc, "fullManifest"), &p);
+    if (ok) {
+        placement_pending_add(o->placement, id, json_object_get(doc, "fullManifest"),
+                              deployment_epoch(doc));
+        ok = carry_out(id, &p, err, sizeof err);
+    }
     double ms = now_ms() - c->at;
     if (ok) {
         json_object_set_new(doc, "staleDevices",
@@ -477,6 +484,7 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
                        json_pack("{s:s, s:s, s:s, s:f}", "deployment", id, "device", c->device,
                                  "reason", err, "durationMs", ms));
     }
+    placement_pending_clear(o->placement, id);
     plan_free(&p);
     json_decref(before);
 }

@@ -564,6 +564,7 @@ fleet *fleet_start(orchestrator *o, char *err, size_t err_size)
     pthread_mutex_init(&f->write_lock, NULL);
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->browser_lock, NULL);
+    pthread_mutex_init(&f->lease_lock, NULL);
     pthread_condattr_t monotonic;
     pthread_condattr_init(&monotonic);
     pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);   /* the health loop's timer */
@@ -600,6 +601,7 @@ void fleet_stop(fleet *f)
     pthread_mutex_destroy(&f->write_lock);
     pthread_mutex_destroy(&f->lock);
     pthread_mutex_destroy(&f->browser_lock);
+    pthread_mutex_destroy(&f->lease_lock);
     pthread_cond_destroy(&f->wake);
     pthread_cond_destroy(&f->turn);
     pthread_cond_destroy(&f->queue_ready);

@@ -97,6 +97,14 @@ void fleet_report_failure(fleet *f, const char *device_id, const char *reason);
 bool fleet_part_start(orchestrator *o, char *err, size_t err_size);
 void fleet_part_stop(orchestrator *o);
 
+/* ---- the lease (docs/migration.md, Epochs): each health probe carries
+ * X-Liquid-Lease-Ms: lease_ms and X-Liquid-Epochs: what the device should hold.
+ * fn returns {"<deviceId>": "dep1=7,dep2=3"} (a new reference) once per round; a
+ * device it does not name is sent "-" (it should hold nothing). fn NULL: no lease
+ * headers. Unsetting waits for a call of fn in progress. */
+typedef json_t *(*fleet_epochs_fn)(void *user);
+void fleet_set_lease(fleet *f, unsigned lease_ms, fleet_epochs_fn fn, void *user);
+
 /* ---- counters for /metrics (monotonic for the life of the process) */
 typedef struct fleet_counters {
     size_t devices[3];              /* by device_state, blacklisted ones included */

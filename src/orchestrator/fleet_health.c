@@ -158,9 +158,23 @@ static void run_round(fleet *f)
     size_t n = collect_targets(f, &targets);
     health_probe *probes = n ? calloc(n, sizeof *probes) : NULL;
     bool *needs_register = n ? calloc(n, sizeof *needs_register) : NULL;
+    json_t *epochs = NULL;
+    unsigned lease_ms = 0;
     if (n && probes && needs_register) {
-        for (size_t i = 0; i < n; i++)
+        pthread_mutex_lock(&f->lease_lock);
+        if (f->epochs_fn) {
+            epochs = f->epochs_fn(f->epochs_user);
+            lease_ms = f->lease_ms;
+        }
+        pthread_mutex_unlock(&f->lease_lock);
+        for (size_t i = 0; i < n; i++) {
             probes[i].url = targets[i].url;
+            if (epochs) {
+                const char *held = json_string_value(json_object_get(epochs, targets[i].id));
+                probes[i].epochs = held ? held : "-";
+                probes[i].lease_ms = lease_ms;
+            }
+        }
         long timeout = f->interval_ms < MIN_TIMEOUT_MS   ? MIN_TIMEOUT_MS
                        : f->interval_ms > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS
                                                          : (long)f->interval_ms;
@@ -178,6 +192,16 @@ static void run_round(fleet *f)
     free(probes);
     free(needs_register);
     free(targets);
+    json_decref(epochs);
+}
+
+void fleet_set_lease(fleet *f, unsigned lease_ms, fleet_epochs_fn fn, void *user)
+{
+    pthread_mutex_lock(&f->lease_lock);
+    f->lease_ms = lease_ms;
+    f->epochs_fn = fn;
+    f->epochs_user = user;
+    pthread_mutex_unlock(&f->lease_lock);
 }
 
 /* --------------------------------------------------------------- thread */

@@ -115,6 +115,13 @@ struct fleet {
     bool intro_running;
 
     fleet_counters counters;    /* the monotonic ones; devices[] is computed */
+
+    /* the lease each probe grants (fleet_set_lease); lease_lock is held while
+     * epochs_fn runs, so unsetting it waits for a call in progress */
+    pthread_mutex_t lease_lock;
+    fleet_epochs_fn epochs_fn;
+    void *epochs_user;
+    unsigned lease_ms;
 };
 
 /* ---- fleet.c */

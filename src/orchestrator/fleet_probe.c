@@ -48,6 +48,8 @@ void health_prober_free(health_prober *p)
 
 void health_probe_clear(health_probe *probe)
 {
+    curl_slist_free_all(probe->headers);
+    probe->headers = NULL;
     json_decref(probe->report);
     probe->report = NULL;
     free(probe->body);
@@ -168,7 +170,23 @@ void health_prober_run(health_prober *p, health_probe *probes, size_t n,
         probe->error[0] = '\0';
         probe->body_too_large = false;
         health_probe_clear(probe);
-        CURL *easy = easy_for(probe, headers, timeout_ms);
+        struct curl_slist *own = headers;
+        if (probe->epochs) {
+            /* the shared headers, then this device's lease */
+            char line[64];
+            for (struct curl_slist *h = headers; h; h = h->next)
+                probe->headers = curl_slist_append(probe->headers, h->data);
+            snprintf(line, sizeof line, "X-Liquid-Lease-Ms: %u", probe->lease_ms);
+            probe->headers = curl_slist_append(probe->headers, line);
+            char *epochs = NULL;
+            if (asprintf(&epochs, "X-Liquid-Epochs: %s", probe->epochs) >= 0) {
+                probe->headers = curl_slist_append(probe->headers, epochs);
+                free(epochs);
+            }
+            if (probe->headers)
+                own = probe->headers;
+        }
+        CURL *easy = easy_for(probe, own, timeout_ms);
         if (!easy || curl_multi_add_handle(p->multi, easy) != CURLM_OK) {
             snprintf(probe->error, sizeof probe->error, "GET %s/health: cannot start (%s)",
                      probe->url, easy ? "curl refused the transfer" : "out of memory");

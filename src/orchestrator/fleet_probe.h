@@ -15,6 +15,8 @@
 
 typedef struct health_probe {
     const char *url;            /* in: the device's base URL, "http://10.0.0.5:8080" */
+    const char *epochs;         /* in: X-Liquid-Epochs, or NULL for no lease headers */
+    unsigned lease_ms;          /* in: X-Liquid-Lease-Ms (with epochs) */
     bool ok;                    /* out: 200 with a JSON body (the reference's test) */
     long status;                /* HTTP status, 0 if no answer */
     json_t *report;             /* the body when ok; the caller takes it */
@@ -25,6 +27,7 @@ typedef struct health_probe {
     char *body;
     size_t body_size;
     bool body_too_large;
+    struct curl_slist *headers; /* this probe's own headers (the lease) */
 } health_probe;
 
 typedef struct health_prober health_prober;

@@ -212,6 +212,16 @@ static void deploy_manifest(http_request *req, void *user)
         publish(o, "deployment.replaced", doc,
                 json_pack("{s:s, s:O}", "reason", "a device it was placed on is not usable",
                           "placement", json_object_get(doc, "sequence")));
+    } else if (previous) {
+        /* deploying again is a placement change too: the devices learn a new epoch */
+        deployment_set_epoch(doc, deployment_epoch(doc) + 1);
+        if (store_deployment_put(o->store, doc, err, sizeof err) != STORE_OK) {
+            placement_unlock(o->placement);
+            http_respond_error(req, 500, "%s", err);
+            json_decref(previous);
+            json_decref(doc);
+            return;
+        }
     }
     int status = 500;
     json_t *answer = NULL;
@@ -250,12 +260,17 @@ static void update_manifest(http_request *req, void *user)
         status = 400;
     } else {
         json_object_set(doc, "createdAt", json_object_get(old, "createdAt"));
-        json_object_set_new(doc, "epoch", json_integer(json_integer_value(
-                                                           json_object_get(old, "epoch")) + 1));
+        deployment_set_epoch(doc, deployment_epoch(old) + 1);
         bool active = json_is_true(json_object_get(old, "active"));
         if (active && !deployer_deploy(o, doc, json_object_get(old, "fullManifest"), &status,
                                        &answer)) {
-            /* the devices have their previous version back; so does the store */
+            /* the devices have their previous version back, under the new epoch (an
+             * epoch never goes down); so does the store */
+            deployment_set_epoch(old, deployment_epoch(doc));
+            json_t *changes = json_pack("{s:O, s:O}", "epoch", json_object_get(old, "epoch"),
+                                        "fullManifest", json_object_get(old, "fullManifest"));
+            store_deployment_update(o->store, id, changes, NULL, err, sizeof err);
+            json_decref(changes);
         } else {
             json_object_set_new(doc, "active", json_boolean(active));
             store_result r = store_deployment_put(o->store, doc, err, sizeof err);

@@ -260,6 +260,8 @@ json_t *manifest_solve(orchestrator *o, const manifest_request *m, const char *i
                     now);
     if (!doc)
         snprintf(err, err_size, "out of memory");
+    else
+        deployment_set_epoch(doc, 1);
 done:
     placed_chain_clear(&chain);
     json_decref(res.failovers);
@@ -306,11 +308,11 @@ bool deployment_replace(orchestrator *o, json_t *deployment, const char *const *
     if (ok) {
         char now[32];
         store_now_iso(now);
-        json_int_t epoch = json_integer_value(json_object_get(deployment, "epoch"));
+        json_int_t epoch = deployment_epoch(deployment);
         json_object_set(deployment, "sequence", chain.sequence);
         json_object_set(deployment, "fullManifest", chain.nodes);
         json_object_set(deployment, "placement", chain.placement);
-        json_object_set_new(deployment, "epoch", json_integer(epoch + 1));
+        deployment_set_epoch(deployment, epoch + 1);
         json_object_set_new(deployment, "updatedAt", json_string(now));
     }
     placed_chain_clear(&chain);
@@ -318,4 +320,24 @@ bool deployment_replace(orchestrator *o, json_t *deployment, const char *const *
     free(modules);
     free(funcs);
     return ok;
+}
+
+json_int_t deployment_epoch(const json_t *deployment)
+{
+    return json_integer_value(json_object_get(deployment, "epoch"));
+}
+
+void nodes_set_epoch(json_t *nodes, json_int_t epoch)
+{
+    const char *device;
+    json_t *node;
+    json_object_foreach(nodes, device, node)
+        if (json_is_object(node))
+            json_object_set_new(node, "epoch", json_integer(epoch));
+}
+
+void deployment_set_epoch(json_t *deployment, json_int_t epoch)
+{
+    json_object_set_new(deployment, "epoch", json_integer(epoch));
+    nodes_set_epoch(json_object_get(deployment, "fullManifest"), epoch);
 }

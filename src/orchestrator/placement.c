@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "orchestrator/blobs.h"
+#include "orchestrator/store.h"
 #include "wasm/wasm.h"
 
 #include <pthread.h>
@@ -23,7 +24,117 @@ struct placement {
     pthread_mutex_t memory_lock;
     json_t *min_memory;             /* {"<sha256>": bytes} */
     failover *failover;
+    pthread_mutex_t pending_lock;
+    json_t *pending;                /* {"<deployment>": {"<device>": epoch}} being sent */
 };
+
+/* ---- what each device should hold (the lease of docs/migration.md) */
+
+void placement_pending_add(placement *p, const char *deployment_id, const json_t *nodes,
+                           json_int_t epoch)
+{
+    if (!p || !deployment_id)
+        return;
+    pthread_mutex_lock(&p->pending_lock);
+    json_t *devices = json_object_get(p->pending, deployment_id);
+    if (!devices) {
+        devices = json_object();
+        json_object_set_new(p->pending, deployment_id, devices);
+    }
+    const char *device;
+    json_t *node;
+    json_object_foreach((json_t *)nodes, device, node)
+        json_object_set_new(devices, device, json_integer(epoch));
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+void placement_pending_clear(placement *p, const char *deployment_id)
+{
+    if (!p || !deployment_id)
+        return;
+    pthread_mutex_lock(&p->pending_lock);
+    json_object_del(p->pending, deployment_id);
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+/* by_device[device][deployment] = epoch, keeping the lower of two: a device is only
+ * told to drop a copy older than what it is told, so while a change is being sent
+ * the old epoch is the safe one to tell. */
+static void note_epoch(json_t *by_device, const char *device, const char *deployment,
+                       json_int_t epoch)
+{
+    json_t *held = json_object_get(by_device, device);
+    if (!held) {
+        held = json_object();
+        json_object_set_new(by_device, device, held);
+    }
+    json_t *known = json_object_get(held, deployment);
+    if (!known || json_integer_value(known) > epoch)
+        json_object_set_new(held, deployment, json_integer(epoch));
+}
+
+json_t *placement_epochs_by_device(orchestrator *o)
+{
+    json_t *list = NULL;
+    char err[256];
+    if (store_deployment_list(o->store, &list, err, sizeof err) != STORE_OK) {
+        log_warn("placement.epochs_unreadable", "reason=%s", log_quote(err));
+        return NULL;    /* no lease this round rather than a wrong one */
+    }
+    json_t *by_device = json_object();
+    size_t i;
+    json_t *doc;
+    json_array_foreach(list, i, doc) {
+        if (!json_is_true(json_object_get(doc, "active")))
+            continue;
+        const char *id = json_string_value(json_object_get(doc, "_id"));
+        const char *device;
+        json_t *node;
+        json_object_foreach(json_object_get(doc, "fullManifest"), device, node)
+            note_epoch(by_device, device, id, deployment_epoch(doc));
+    }
+    json_decref(list);
+    placement *p = o->placement;
+    pthread_mutex_lock(&p->pending_lock);
+    const char *deployment;
+    json_t *devices;
+    json_object_foreach(p->pending, deployment, devices) {
+        const char *device;
+        json_t *epoch;
+        json_object_foreach(devices, device, epoch)
+            note_epoch(by_device, device, deployment, json_integer_value(epoch));
+    }
+    pthread_mutex_unlock(&p->pending_lock);
+    return by_device;
+}
+
+static json_t *lease_epochs(void *user)
+{
+    json_t *by_device = placement_epochs_by_device(user);
+    if (!by_device)
+        return NULL;
+    json_t *text = json_object();
+    const char *device;
+    json_t *held;
+    json_object_foreach(by_device, device, held) {
+        char *line = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&line, &size);
+        if (!out)
+            continue;
+        const char *deployment;
+        json_t *epoch;
+        size_t n = 0;
+        json_object_foreach(held, deployment, epoch)
+            fprintf(out, "%s%s=%" JSON_INTEGER_FORMAT, n++ ? "," : "", deployment,
+                    json_integer_value(epoch));
+        fclose(out);
+        json_object_set_new(text, device, json_string(line));
+        free(line);
+    }
+    json_decref(by_device);
+    return text;
+}
 
 bool placement_start(orchestrator *o, char *err, size_t err_size)
 {
@@ -39,13 +150,17 @@ bool placement_start(orchestrator *o, char *err, size_t err_size)
     pthread_mutex_init(&p->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&p->memory_lock, NULL);
+    pthread_mutex_init(&p->pending_lock, NULL);
     p->min_memory = json_object();
+    p->pending = json_object();
     o->placement = p;
     p->failover = failover_start(o, err, err_size);
     if (!p->failover) {
         placement_stop(o);
         return false;
     }
+    if (o->fleet)
+        fleet_set_lease(o->fleet, 2 * o->settings.health_interval_ms, lease_epochs, o);
     return true;
 }
 
@@ -54,8 +169,12 @@ void placement_stop(orchestrator *o)
     placement *p = o->placement;
     if (!p)
         return;
+    if (o->fleet)
+        fleet_set_lease(o->fleet, 0, NULL, NULL);
     failover_stop(p->failover);
     json_decref(p->min_memory);
+    json_decref(p->pending);
+    pthread_mutex_destroy(&p->pending_lock);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->memory_lock);
     free(p);

@@ -50,6 +50,19 @@ void placement_stop(orchestrator *o);
 void placement_lock(placement *p);
 void placement_unlock(placement *p);
 
+/* ---- epochs (docs/migration.md): what each device should hold */
+
+/* While a change sends nodes (deploy, failover, migration), the devices of `nodes`
+ * are counted as holding deployment_id at epoch, so a health probe in between does
+ * not tell a device that just received its node to drop it. Cleared once the
+ * change is stored (or given up). */
+void placement_pending_add(placement *p, const char *deployment_id, const json_t *nodes,
+                           json_int_t epoch);
+void placement_pending_clear(placement *p, const char *deployment_id);
+/* {"<deviceId>": {"<deploymentId>": epoch}}: every active deployment's devices, and
+ * the pending ones (the lower epoch where both name one). NULL if the store fails. */
+json_t *placement_epochs_by_device(orchestrator *o);
+
 /* The initial linear memory of a module in bytes, read from its binary with the
  * engine's decoder once per digest; 0 when it cannot be read. */
 uint64_t placement_module_min_memory(orchestrator *o, const json_t *module);
@@ -215,6 +228,14 @@ void placed_chain_clear(placed_chain *c);
  * document (the caller stores it). false with the solver's sentence in err. */
 bool deployment_replace(orchestrator *o, json_t *deployment, const char *const *pins,
                         char *err, size_t err_size);
+/* Sets a deployment's epoch and writes it into every node of its fullManifest, so
+ * each device holds the epoch of the placement it serves (docs/migration.md, Epochs). */
+void deployment_set_epoch(json_t *deployment, json_int_t epoch);
+/* Writes epoch into every node of a {"<deviceId>": DeploymentNode} object. */
+void nodes_set_epoch(json_t *nodes, json_int_t epoch);
+/* The epoch of a deployment document (0 when it has none: a reference document). */
+json_int_t deployment_epoch(const json_t *deployment);
+
 /* The manifest's pins of a stored deployment (pins[i] a device id or NULL); the
  * array points into the document. */
 const char **deployment_pins(const json_t *deployment);
