@@ -147,9 +147,15 @@ static void follow(const char *result_url, double deadline, chain_outcome *out)
     free(url);
 }
 
+/* The next step is told this deployment's epoch, so a copy of it that was replaced
+ * learns so (docs/migration.md). A file transfer goes without it: the multipart
+ * client takes no extra headers. */
 static bool call_next(const manifest_endpoint *to, const char *url, const chain_file *files,
-                      size_t file_count, long timeout_ms, http_result *r)
+                      size_t file_count, long timeout_ms, uint64_t epoch, http_result *r)
 {
+    char epoch_text[24];
+    snprintf(epoch_text, sizeof epoch_text, "%llu", (unsigned long long)epoch);
+    http_header header = {"X-Liquid-Epoch", epoch_text};
     if (file_count) {
         http_part *parts = calloc(file_count, sizeof *parts);
         if (!parts) {
@@ -164,13 +170,12 @@ static bool call_next(const manifest_endpoint *to, const char *url, const chain_
         free(parts);
         return answered;
     }
-    if (!strcmp(to->method, "post"))
-        return http_request_send("POST", url, NULL, 0, NULL, 0, NULL, timeout_ms, r);
-    return http_get(url, timeout_ms, r);
+    return http_request_send(strcmp(to->method, "post") ? "GET" : "POST", url, &header, 1,
+                             NULL, 0, NULL, timeout_ms, r);
 }
 
 void chain_forward(const manifest_endpoint *to, const char *primitive, const chain_file *files,
-                   size_t file_count, long timeout_ms, const char *request_id,
+                   size_t file_count, long timeout_ms, const char *request_id, uint64_t epoch,
                    chain_outcome *out)
 {
     memset(out, 0, sizeof *out);
@@ -181,7 +186,7 @@ void chain_forward(const manifest_endpoint *to, const char *primitive, const cha
         return;
     }
     http_result r = {0};
-    if (!call_next(to, out->next_url, files, file_count, timeout_ms, &r)) {
+    if (!call_next(to, out->next_url, files, file_count, timeout_ms, epoch, &r)) {
         snprintf(out->error, sizeof out->error, "the next step %s cannot be reached: %s",
                  out->next_url, r.error);
     } else if (r.status >= 300) {

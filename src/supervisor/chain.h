@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct chain_file {
     const char *mount;          /* field name and file name */
@@ -32,9 +33,10 @@ typedef struct chain_outcome {
     char error[600];            /* when !ok: which step failed and why */
 } chain_outcome;
 
-/* primitive is the step's own result as text (NULL if it gave files or nothing). */
+/* primitive is the step's own result as text (NULL if it gave files or nothing).
+ * epoch is this deployment's, sent as X-Liquid-Epoch. */
 void chain_forward(const manifest_endpoint *to, const char *primitive, const chain_file *files,
-                   size_t file_count, long timeout_ms, const char *request_id,
+                   size_t file_count, long timeout_ms, const char *request_id, uint64_t epoch,
                    chain_outcome *out);
 void chain_outcome_free(chain_outcome *out);
 

@@ -241,6 +241,18 @@ int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char
         snprintf(err, err_size, "out of memory");
         return 500;
     }
+    deployment *held = deployment_store_get(store, id);
+    if (held && m->epoch < held->manifest->epoch) {
+        snprintf(err, err_size, "stale epoch: this device holds epoch %llu, the request "
+                 "carries %llu", (unsigned long long)held->manifest->epoch,
+                 (unsigned long long)m->epoch);
+        deployment_release(held);
+        manifest_free(m);
+        end_deploy(store, id);
+        free(id);
+        return 409;
+    }
+    deployment_release(held);
     char *id_dir = files_join(store->root, id, NULL);
     unsigned version = (id_dir ? highest_version(id_dir, false) : 0) + 1;
     char *dir = version_dir(store, id, version);
@@ -291,10 +303,13 @@ static json_t *with_routes(const json_t *manifest_json, const json_t *routes, ch
                  "{...}}, the members of a mini-manifest a route change replaces");
         return NULL;
     }
+    json_t *epoch = json_object_get(routes, "epoch");
     json_t *json = json_deep_copy(manifest_json);
     if (json) {
         json_object_set(json, "endpoints", endpoints);
         json_object_set(json, "instructions", instructions);
+        if (epoch)
+            json_object_set(json, "epoch", epoch);  /* checked by manifest_parse */
     }
     return json;
 }
@@ -316,6 +331,13 @@ int deployment_store_update_routes(deployment_store *store, const char *id,
     } else if (!(json = with_routes(current->manifest->json, routes, err, err_size)) ||
                !(m = manifest_parse(json, err, err_size))) {
         status = 400;
+    } else if (m->epoch < current->manifest->epoch) {
+        snprintf(err, err_size, "stale epoch: this device holds epoch %llu, the request "
+                 "carries %llu", (unsigned long long)current->manifest->epoch,
+                 (unsigned long long)m->epoch);
+        manifest_free(m);
+        m = NULL;
+        status = 409;
     } else if (!(next = deployment_new(m, current->version, current->dir))) {
         manifest_free(m);
         snprintf(err, err_size, "out of memory");

@@ -39,7 +39,8 @@ void deployment_store_close(deployment_store *store);
 
 /* Deploys a mini-manifest. Returns the HTTP status to answer with: 200, or 4xx/5xx
  * with the reason in err (400 bad manifest or module, 502 a file could not be
- * fetched, 507 no space left, 500 anything else on this side). */
+ * fetched, 507 no space left, 409 an older epoch than the deployment held here,
+ * 500 anything else on this side). */
 int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char *err,
                             size_t err_size);
 /* Liquid's route change: replaces the `endpoints` and `instructions` of a running
@@ -47,6 +48,7 @@ int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char
  * its modules, so their memory carries on; the orchestrator uses it to point a step
  * at the new device of the next one after a failover. The new manifest is validated
  * as a deploy's is and must describe only functions the running modules export.
+ * routes may carry "epoch" (older than the deployment's: 409).
  * Returns 200, 404 unknown deployment, 400 with the reason in err, 5xx storage. */
 int deployment_store_update_routes(deployment_store *store, const char *id,
                                    const json_t *routes, char *err, size_t err_size);

@@ -20,6 +20,7 @@
 #include "base/ids.h"
 #include "supervisor/call_args.h"
 #include "supervisor/chain.h"
+#include "supervisor/departures.h"
 #include "supervisor/files.h"
 
 #include <errno.h>
@@ -292,6 +293,35 @@ static int convert_args(invocation *inv, http_request *req, char *err, size_t er
     return 200;
 }
 
+/* X-Liquid-Epoch (docs/migration.md): an older epoch than this copy's is refused; a
+ * newer one means this copy was replaced while it could not hear of it, so it is
+ * dropped at once and never serves again. */
+static int check_epoch(invocation *inv, http_request *req, char *err, size_t err_size)
+{
+    const char *text = http_request_header(req, "X-Liquid-Epoch");
+    if (!text)
+        return 200;
+    char *end;
+    unsigned long long carried = strtoull(text, &end, 10);
+    if (end == text || *end) {
+        snprintf(err, err_size, "X-Liquid-Epoch: '%s' is not an epoch (a non-negative "
+                 "integer)", text);
+        return 400;
+    }
+    unsigned long long held = inv->dep->manifest->epoch;
+    if (carried == held)
+        return 200;
+    snprintf(err, err_size, "stale epoch: this device holds epoch %llu, the request carries "
+             "%llu", held, carried);
+    if (carried > held) {
+        departures_stale(inv->sv->departures, inv->dep->id, held, carried);
+        deployment_store_remove(inv->sv->deployments, inv->dep->id);
+        log_warn("deployment.stale", "deployment=%s held=%llu seen=%llu action=dropped",
+                 inv->dep->id, held, carried);
+    }
+    return 409;
+}
+
 /* Finds deployment, module and function. 404 names what is missing. */
 static int find_function(invocation *inv, http_request *req, char *err, size_t err_size)
 {
@@ -436,7 +466,8 @@ static void run_chain(invocation *inv)
         return;
     }
     chain_forward(next, primitive, inv->chain_files, inv->chain_file_count,
-                  (long)inv->sv->config->chain_timeout_ms, inv->id, inv->chain);
+                  (long)inv->sv->config->chain_timeout_ms, inv->id, inv->dep->manifest->epoch,
+                  inv->chain);
     inv->chained = true;
     if (!inv->chain->ok)
         fail(inv, 502, "%s", inv->chain->error);
@@ -565,9 +596,16 @@ void invocation_handle(supervisor *sv, http_request *req)
     ids_new_object_id(inv->id);
     inv->base_url = supervisor_base_url(sv, req);
     char err[800];
+    if (supervisor_answer_departed(sv, req, http_request_param(req, "deployment"),
+                                   http_request_param(req, "module"))) {
+        invocation_free(inv);
+        return;
+    }
     int status = inv->base_url ? find_function(inv, req, err, sizeof err) : 500;
     if (!inv->base_url)
         snprintf(err, sizeof err, "out of memory");
+    if (status == 200)
+        status = check_epoch(inv, req, err, sizeof err);
     /* files first: a form field sent for an argument is explained as such */
     if (status == 200)
         status = stage_files(inv, req, err, sizeof err);

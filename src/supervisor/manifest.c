@@ -602,6 +602,19 @@ static bool parse_deployment_id(parse_ctx *ctx, json_t *json, manifest *m)
     return true;
 }
 
+/* Liquid's placement epoch (docs/migration.md): a reference node without one is 0. */
+static bool parse_epoch(parse_ctx *ctx, json_t *json, manifest *m)
+{
+    json_t *v = json_object_get(json, "epoch");
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return fail(ctx, "epoch", "expected a non-negative integer (the placement's epoch), "
+                    "got %s", json_is_integer(v) ? "a negative number" : json_kind(v));
+    m->epoch = (uint64_t)json_integer_value(v);
+    return true;
+}
+
 /* A function whose response is a file must say which file: exactly one output. */
 static bool check_functions(parse_ctx *ctx, manifest *m)
 {
@@ -660,7 +673,7 @@ manifest *manifest_parse(json_t *json, char *err, size_t err_size)
         return NULL;
     }
     m->json = json_incref(json);
-    if (!parse_deployment_id(&ctx, json, m))
+    if (!parse_deployment_id(&ctx, json, m) || !parse_epoch(&ctx, json, m))
         goto failed;
     json_t *modules = json_object_get(json, "modules");
     if (!modules) {

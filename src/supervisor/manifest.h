@@ -95,6 +95,7 @@ typedef struct manifest {
     manifest_module *modules;
     size_t module_count;
     manifest_limits limits;
+    uint64_t epoch;             /* Liquid: the placement's epoch (0 when not given) */
     json_t *json;               /* the document as received (kept for GET /deploy) */
 } manifest;
 

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "supervisor/supervisor.h"
 
+#include "base/http_client.h"
+#include "supervisor/departures.h"
 #include "supervisor/device.h"
 #include "supervisor/files.h"
 
@@ -27,6 +29,60 @@ char *supervisor_base_url(supervisor *sv, http_request *req)
     if (asprintf(&url, "http://%s:%u", host, http_server_port(sv->server)) < 0)
         return NULL;
     return url;
+}
+
+/* 307 to the same path and query on target, with {"status": "moved", "location"}. */
+void supervisor_redirect_moved(http_request *req, const char *target)
+{
+    size_t count = http_request_query_count(req);
+    size_t cap = strlen(target) + strlen(http_request_path(req)) + 2;
+    char *location = malloc(cap);
+    if (!location) {
+        http_respond_error(req, 500, "out of memory");
+        return;
+    }
+    snprintf(location, cap, "%s%s", target, http_request_path(req));
+    for (size_t i = 0; i < count; i++) {
+        const char *name, *value;
+        http_request_query_at(req, i, &name, &value);
+        char *n = http_url_encode(name), *v = http_url_encode(value ? value : "");
+        char *longer = NULL;
+        if (n && v && asprintf(&longer, "%s%c%s=%s", location, i ? '&' : '?', n, v) < 0)
+            longer = NULL;
+        free(n);
+        free(v);
+        if (longer) {
+            free(location);
+            location = longer;
+        }
+    }
+    http_response_header(req, "Location", location);
+    http_respond_json(req, 307, json_pack("{s:s, s:s}", "status", "moved", "location",
+                                          location));
+    free(location);
+}
+
+/* A request for a module that left: 307 where it went, 409 if its copy was stale.
+ * True when answered. */
+bool supervisor_answer_departed(supervisor *sv, http_request *req, const char *dep_id,
+                                const char *module)
+{
+    if (!dep_id)
+        return false;
+    departure gone = departures_find(sv->departures, dep_id, module);
+    if (gone.kind == DEPARTURE_MOVED) {
+        supervisor_redirect_moved(req, gone.target);
+        return true;
+    }
+    if (gone.kind == DEPARTURE_STALE) {
+        http_respond_error(req, 409, "stale epoch: this device held epoch %llu of deployment "
+                           "%s and a request carried epoch %llu, so its copy was dropped; ask "
+                           "the orchestrator where the deployment runs now",
+                           (unsigned long long)gone.held, dep_id,
+                           (unsigned long long)gone.seen);
+        return true;
+    }
+    return false;
 }
 
 /* --------------------------------------------------------- the device */
@@ -124,6 +180,19 @@ static void handle_register(http_request *req, void *user)
 
 /* ---------------------------------------------------------- deployments */
 
+/* A new deployment of id is here: what it replaces is no longer "moved" or "stale". */
+static void forget_departures(supervisor *sv, const char *id)
+{
+    deployment *d = deployment_store_get(sv->deployments, id);
+    if (!d)
+        return;
+    const char *names[d->manifest->module_count ? d->manifest->module_count : 1];
+    for (size_t i = 0; i < d->manifest->module_count; i++)
+        names[i] = d->manifest->modules[i].name;
+    departures_forget(sv->departures, id, names, d->manifest->module_count);
+    deployment_release(d);
+}
+
 static void handle_deploy(http_request *req, void *user)
 {
     supervisor *sv = user;
@@ -133,11 +202,23 @@ static void handle_deploy(http_request *req, void *user)
         http_respond_error(req, 400, "(body): not a JSON deployment manifest: %s", err);
         return;
     }
+    json_t *epoch = json_object_get(body, "epoch");
+    const char *id = json_string_value(json_object_get(body, "deploymentId"));
+    departure gone = id ? departures_find(sv->departures, id, NULL)
+                        : (departure){.kind = DEPARTURE_NONE};
+    if (gone.kind == DEPARTURE_STALE && json_is_integer(epoch) &&
+        (uint64_t)json_integer_value(epoch) < gone.seen) {
+        http_respond_error(req, 409, "stale epoch: deployment %s is at epoch %llu, the "
+                           "request carries %lld", id, (unsigned long long)gone.seen,
+                           (long long)json_integer_value(epoch));
+        return;
+    }
     int status = deployment_store_deploy(sv->deployments, body, err, sizeof err);
     if (status != 200) {
         http_respond_error(req, status, "%s", err);
         return;
     }
+    forget_departures(sv, id);
     http_respond_json(req, 200, json_pack("{s:s, s:O}", "status", "success", "deploymentId",
                                           json_object_get(body, "deploymentId")));
 }
@@ -269,6 +350,8 @@ static void handle_module_result(http_request *req, void *user)
     supervisor *sv = user;
     const char *dep_id = http_request_param(req, "deployment");
     const char *module = http_request_param(req, "module");
+    if (supervisor_answer_departed(sv, req, dep_id, module))
+        return;
     deployment *d = dep_id ? deployment_store_get(sv->deployments, dep_id)
                            : deployment_store_find_module(sv->deployments, module);
     if (!d && dep_id) {
@@ -283,6 +366,8 @@ static void handle_function_file(http_request *req, void *user)
 {
     supervisor *sv = user;
     const char *dep_id = http_request_param(req, "deployment");
+    if (supervisor_answer_departed(sv, req, dep_id, http_request_param(req, "module")))
+        return;
     deployment *d = deployment_store_get(sv->deployments, dep_id);
     if (!d) {
         http_respond_error(req, 404, "deployment %s does not exist on this device", dep_id);

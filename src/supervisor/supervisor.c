@@ -15,6 +15,7 @@
 #include "supervisor/supervisor.h"
 
 #include "base/fs.h"
+#include "supervisor/departures.h"
 #include "supervisor/device.h"
 #include "supervisor/files.h"
 
@@ -81,6 +82,12 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     free(history_path);
     if (!sv->history)
         return false;
+    sv->departures = departures_new((uint64_t)c->moved_ttl_s * 1000);
+    sv->transfer_dir = files_join(c->instance_dir, "transfers", NULL);
+    if (!sv->departures || !sv->transfer_dir) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
     sv->device = device_new(c, err, err_size);
     if (!sv->device)
         return false;
@@ -171,6 +178,8 @@ static void stop(supervisor *sv)
     history_close(sv->history);
     device_free(sv->device);    /* mDNS goodbye, last logs forwarded */
     free(sv->spool_dir);
+    free(sv->transfer_dir);
+    departures_free(sv->departures);
 }
 
 /* ---------------------------------------------------------------- main */

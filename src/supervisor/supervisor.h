@@ -50,6 +50,10 @@ typedef struct supervisor_config {
     uint64_t chain_timeout_ms;
     uint64_t download_timeout_ms;
     uint64_t shutdown_grace_ms;
+    /* moving functions with their state (docs/migration.md) */
+    long long migrate_grace_ms;     /* a running call may finish before it is suspended */
+    long long moved_ttl_s;          /* how long a moved module's requests are redirected */
+    uint64_t transfer_part_bytes;   /* a state transfer is sent in parts of this size */
     log_level log_level;
 } supervisor_config;
 
@@ -59,6 +63,8 @@ int supervisor_config_load(supervisor_config *config, int argc, char **argv);
 void supervisor_config_free(supervisor_config *config);
 
 typedef struct device device;   /* device.c */
+typedef struct departures departures;   /* departures.c */
+typedef struct migrations migrations;   /* migration.c */
 
 typedef struct supervisor {
     supervisor_config *config;
@@ -68,6 +74,8 @@ typedef struct supervisor {
     http_server *server;
     device *device;
     char *spool_dir;            /* <instance>/spool: uploads and files between steps */
+    char *transfer_dir;         /* <instance>/transfers: state arriving from a migration */
+    departures *departures;     /* moved modules, stale deployments */
     atomic_bool stopping;
 } supervisor;
 
@@ -76,6 +84,14 @@ const http_route *supervisor_routes(size_t *count);
 
 /* GET|POST /{deployment}/modules/{module}/{function} (invocation.c). */
 void invocation_handle(supervisor *sv, http_request *req);
+
+/* 307 to the same path and query at target (scheme://host:port), body
+ * {"status": "moved", "location"} (routes.c). */
+void supervisor_redirect_moved(http_request *req, const char *target);
+/* Answers a request for a module that migrated away (307) or a deployment whose copy
+ * was stale (409); false when neither, and nothing was answered. */
+bool supervisor_answer_departed(supervisor *sv, http_request *req, const char *dep_id,
+                                const char *module);
 
 /* The base URL others reach this supervisor at, as the client saw it (Host header),
  * for resultUrl and output file links. malloc'ed. */

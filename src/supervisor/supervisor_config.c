@@ -90,6 +90,15 @@ static const config_option options[] = {
     {"shutdown-grace", {"LIQUID_SHUTDOWN_GRACE"}, CONFIG_DURATION, "5",
      "on SIGTERM or SIGINT, how long calls in flight may go on before they are interrupted",
      AT(shutdown_grace_ms), "DURATION", 0, 0},
+    {"migrate-grace-ms", {"LIQUID_MIGRATE_GRACE_MS"}, CONFIG_INT, "50",
+     "when a module migrates, how long its running call may go on before it is suspended "
+     "and carried to the target", AT(migrate_grace_ms), "MS", 0, 3600000},
+    {"moved-ttl-s", {"LIQUID_MOVED_TTL_S"}, CONFIG_INT, "600",
+     "how long requests for a module that migrated away are redirected (307) to its new "
+     "device", AT(moved_ttl_s), "SECONDS", 0, 86400 * 365},
+    {"transfer-part", {"LIQUID_TRANSFER_PART"}, CONFIG_SIZE, "4M",
+     "a migration sends the module's state in parts of this size; a broken transfer "
+     "continues from the last part the target kept", AT(transfer_part_bytes), "BYTES", 0, 0},
     {"log-level", {"LIQUID_LOG_LEVEL"}, CONFIG_LOG_LEVEL, "info",
      "least important log lines written", AT(log_level), "LEVEL", 0, 0},
 };
@@ -148,6 +157,8 @@ static int finish(supervisor_config *c)
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = cores > 2 ? cores : 2;
     }
+    if (c->transfer_part_bytes < 4096)
+        return usage_error("--transfer-part: at least 4096 bytes");
     c->default_limits.fuel = (uint64_t)c->fuel;
     c->default_limits.has_timeout_ms = c->default_limits.has_fuel =
         c->default_limits.has_max_memory_bytes = true;
