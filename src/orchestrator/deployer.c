@@ -300,7 +300,9 @@ bool deployer_deploy(orchestrator *o, json_t *deployment, const json_t *previous
     } else {
         events_publish(o->events, "deployment.deploying", id,
                        json_pack("{s:s, s:I}", "deployment", id, "devices", (json_int_t)n));
-        placement_pending_add(o->placement, id, nodes, deployment_epoch(deployment));
+        /* a redeploy's devices hold the epoch before until their node arrives */
+        placement_pending_add(o->placement, id, nodes,
+                              deployment_epoch(deployment) - (previous ? 1 : 0));
         deployer_send(id, t, n, DEPLOY_TIMEOUT_MS);
         const deploy_target *failed = NULL;
         for (size_t k = 0; k < n && !failed; k++)

@@ -9,6 +9,7 @@
 #include "orchestrator/event_handlers.h"
 #include "orchestrator/events.h"
 #include "orchestrator/fleet.h"
+#include "orchestrator/migration.h"
 #include "orchestrator/orchestrator.h"
 #include "orchestrator/store.h"
 
@@ -124,6 +125,44 @@ static void executions_and_events(FILE *out, orchestrator *o)
     json_decref(by_type);
 }
 
+/* Moving functions (docs/migration.md, "Events and metrics"). */
+static void migrations(FILE *out, orchestrator *o)
+{
+    migration_counters c;
+    migration_counters_get(o->placement, &c);
+    header(out, "liquid_migrations_total", "counter", "Planned migrations, by outcome.");
+    fprintf(out, "liquid_migrations_total{outcome=\"completed\"} %llu\n",
+            (unsigned long long)c.completed);
+    fprintf(out, "liquid_migrations_total{outcome=\"failed\"} %llu\n",
+            (unsigned long long)c.failed);
+    header(out, "liquid_migration_unavailable_seconds", "histogram",
+           "Time a migrated module admitted no call, as its source measured it.");
+    for (size_t i = 0; i < MIGRATION_BUCKETS; i++)
+        fprintf(out, "liquid_migration_unavailable_seconds_bucket{le=\"%g\"} %llu\n",
+                migration_unavailable_bounds[i], (unsigned long long)c.unavailable[i]);
+    fprintf(out, "liquid_migration_unavailable_seconds_bucket{le=\"+Inf\"} %llu\n",
+            (unsigned long long)c.unavailable[MIGRATION_BUCKETS]);
+    fprintf(out, "liquid_migration_unavailable_seconds_sum %.6f\n", c.unavailable_seconds_sum);
+    fprintf(out, "liquid_migration_unavailable_seconds_count %llu\n",
+            (unsigned long long)c.unavailable[MIGRATION_BUCKETS]);
+    header(out, "liquid_checkpoints_total", "counter", "Checkpoints stored.");
+    fprintf(out, "liquid_checkpoints_total %llu\n", (unsigned long long)c.checkpoints);
+    header(out, "liquid_checkpoint_bytes_total", "counter",
+           "Bytes of checkpoints received (what changed, not the full state).");
+    fprintf(out, "liquid_checkpoint_bytes_total %llu\n", (unsigned long long)c.checkpoint_bytes);
+    header(out, "liquid_checkpoints_restored_total", "counter",
+           "Checkpoints sent to a device that replaced a lost one.");
+    fprintf(out, "liquid_checkpoints_restored_total %llu\n",
+            (unsigned long long)c.checkpoints_restored);
+    header(out, "liquid_reroutes_total", "counter",
+           "Route lookups by supervisors whose next hop moved or went away.");
+    fprintf(out, "liquid_reroutes_total %llu\n", (unsigned long long)c.reroutes);
+    header(out, "liquid_executions_retried_total", "counter",
+           "Executions run again after the device of a step was lost mid-way.");
+    fprintf(out, "liquid_executions_retried_total %llu\n",
+            (unsigned long long)c.executions_retried);
+}
+
 void metrics_handle(http_request *req, void *user)
 {
     orchestrator *o = user;
@@ -135,6 +174,7 @@ void metrics_handle(http_request *req, void *user)
     devices(out, o);
     deployments(out, o);
     executions_and_events(out, o);
+    migrations(out, o);
     fclose(out);
     http_respond_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
     free(text);

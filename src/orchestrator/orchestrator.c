@@ -17,6 +17,7 @@
 #include "orchestrator/blobs.h"
 #include "orchestrator/events.h"
 #include "orchestrator/fleet.h"
+#include "orchestrator/migration.h"
 #include "orchestrator/orchestrator_config.h"
 #include "orchestrator/placement.h"
 #include "orchestrator/store.h"
@@ -44,6 +45,7 @@ static const route_table route_tables[] = {
     {module_routes, &module_route_count},
     {device_routes, &device_route_count},
     {event_routes, &event_route_count},
+    {liquid_routes, &liquid_route_count},         /* before /file/manifest/{id} */
     {manifest_routes, &manifest_route_count},
     {dashboard_routes, &dashboard_route_count},   /* last: "/" and /static/ only */
 };

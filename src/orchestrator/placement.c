@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "orchestrator/blobs.h"
+#include "orchestrator/migration.h"
 #include "orchestrator/store.h"
 #include "wasm/wasm.h"
 
@@ -26,6 +27,9 @@ struct placement {
     failover *failover;
     pthread_mutex_t pending_lock;
     json_t *pending;                /* {"<deployment>": {"<device>": epoch}} being sent */
+    json_t *leaving;                /* {"<device>": true}: drained or a migration's source */
+    json_t *migrating;              /* {"<deployment>": true} */
+    migration_counters counters;
 };
 
 /* ---- what each device should hold (the lease of docs/migration.md) */
@@ -136,6 +140,108 @@ static json_t *lease_epochs(void *user)
     return text;
 }
 
+/* ---- devices the solver must not choose, migrations in progress, counters
+ * (migration.h); all under pending_lock, which is never held across a call out */
+
+void placement_set_leaving(placement *p, const char *device_id, bool leaving)
+{
+    if (!p || !device_id)
+        return;
+    pthread_mutex_lock(&p->pending_lock);
+    if (leaving)
+        json_object_set_new(p->leaving, device_id, json_true());
+    else
+        json_object_del(p->leaving, device_id);
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+bool placement_is_leaving(placement *p, const char *device_id)
+{
+    if (!p || !device_id)
+        return false;
+    pthread_mutex_lock(&p->pending_lock);
+    bool leaving = json_object_get(p->leaving, device_id) != NULL;
+    pthread_mutex_unlock(&p->pending_lock);
+    return leaving;
+}
+
+bool placement_claim_migration(placement *p, const char *deployment_id)
+{
+    pthread_mutex_lock(&p->pending_lock);
+    bool free_to_go = !json_object_get(p->migrating, deployment_id);
+    if (free_to_go)
+        json_object_set_new(p->migrating, deployment_id, json_true());
+    pthread_mutex_unlock(&p->pending_lock);
+    return free_to_go;
+}
+
+void placement_release_migration(placement *p, const char *deployment_id)
+{
+    pthread_mutex_lock(&p->pending_lock);
+    json_object_del(p->migrating, deployment_id);
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+const double migration_unavailable_bounds[MIGRATION_BUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+
+void migration_count_done(placement *p, bool ok, double unavailable_ms)
+{
+    pthread_mutex_lock(&p->pending_lock);
+    if (ok) {
+        p->counters.completed++;
+        double seconds = unavailable_ms / 1000.0;
+        for (size_t i = 0; i < MIGRATION_BUCKETS; i++)
+            if (seconds <= migration_unavailable_bounds[i])
+                p->counters.unavailable[i]++;
+        p->counters.unavailable[MIGRATION_BUCKETS]++;
+        p->counters.unavailable_seconds_sum += seconds;
+    } else {
+        p->counters.failed++;
+    }
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+#define COUNT(field, amount)                   \
+    do {                                       \
+        pthread_mutex_lock(&p->pending_lock);  \
+        p->counters.field += (amount);         \
+        pthread_mutex_unlock(&p->pending_lock); \
+    } while (0)
+
+void migration_count_checkpoint(placement *p, uint64_t bytes_received)
+{
+    pthread_mutex_lock(&p->pending_lock);
+    p->counters.checkpoints++;
+    p->counters.checkpoint_bytes += bytes_received;
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+void migration_count_restored(placement *p)
+{
+    COUNT(checkpoints_restored, 1);
+}
+
+void migration_count_reroute(placement *p)
+{
+    COUNT(reroutes, 1);
+}
+
+void migration_count_retry(placement *p)
+{
+    COUNT(executions_retried, 1);
+}
+
+void migration_counters_get(placement *p, migration_counters *out)
+{
+    *out = (migration_counters){0};
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->pending_lock);
+    *out = p->counters;
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
 bool placement_start(orchestrator *o, char *err, size_t err_size)
 {
     placement *p = calloc(1, sizeof *p);
@@ -153,6 +259,8 @@ bool placement_start(orchestrator *o, char *err, size_t err_size)
     pthread_mutex_init(&p->pending_lock, NULL);
     p->min_memory = json_object();
     p->pending = json_object();
+    p->leaving = json_object();
+    p->migrating = json_object();
     o->placement = p;
     p->failover = failover_start(o, err, err_size);
     if (!p->failover) {
@@ -174,6 +282,8 @@ void placement_stop(orchestrator *o)
     failover_stop(p->failover);
     json_decref(p->min_memory);
     json_decref(p->pending);
+    json_decref(p->leaving);
+    json_decref(p->migrating);
     pthread_mutex_destroy(&p->pending_lock);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->memory_lock);

@@ -4,6 +4,7 @@
  * and the step functions, which outlive the solve.
  */
 #include "orchestrator/placement.h"
+#include "orchestrator/migration.h"
 
 #include "orchestrator/store.h"
 
@@ -99,8 +100,12 @@ bool placement_problem_build(orchestrator *o, const step_function *functions, si
         return false;
     }
     const char **cursor = strings;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         fill_device(&out->views[i], &out->devices[i], &cursor);
+        /* drained, or the source of the migration being placed */
+        if (placement_is_leaving(o->placement, out->views[i].id))
+            out->devices[i].state = "leaving";
+    }
     for (size_t s = 0; s < count; s++) {
         const step_function *f = &functions[s];
         out->steps[s] = (solver_step){

@@ -41,7 +41,7 @@ typedef enum store_result {
 } store_result;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) the database at path and migrates it to
  * STORE_SCHEMA_VERSION. A database from a newer Liquid is refused. */
@@ -161,6 +161,23 @@ store_result store_event_add(store *s, const char *type, const char *subject,
 store_result store_event_list(store *s, int64_t after_seq, size_t limit, json_t **out,
                               char *err, size_t err_size);
 int64_t store_event_last_seq(store *s);
+
+/* ---- checkpoints: the newest complete state bundle of each module instance
+ * {"deployment", "module", "epoch", "sha256", "bytes", "createdAt"}; the bundle is a
+ * blob. Deleting the deployment deletes its checkpoints. */
+store_result store_checkpoint_get(store *s, const char *deployment_id, const char *module,
+                                  json_t **out, char *err, size_t err_size);
+/* Records a checkpoint as the newest of its instance, in one transaction with reading
+ * the one it replaces: old_digest (may be NULL) gets that one's digest ("" if none),
+ * and *old_still_used whether another checkpoint still names it. STORE_CONFLICT when
+ * the instance already has a checkpoint of a newer epoch. */
+store_result store_checkpoint_put(store *s, const char *deployment_id, const char *module,
+                                  int64_t epoch, const char *sha256, int64_t bytes,
+                                  char old_digest[65], bool *old_still_used, char *err,
+                                  size_t err_size);
+/* Every checkpoint of a deployment (an array, by module). */
+store_result store_checkpoint_list(store *s, const char *deployment_id, json_t **out,
+                                   char *err, size_t err_size);
 
 /* ---- blobs referenced by documents (blobs_gc marks with it): calls fn once per
  * sha256 a module, data file or execution input refers to. */

@@ -307,7 +307,8 @@ store_result store_each_referenced_digest(store *s, void (*fn)(const char *diges
 {
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *stmt = store_prepare(
-        s, "SELECT sha256 FROM module_blobs UNION SELECT sha256 FROM execution_blobs", err,
+        s, "SELECT sha256 FROM module_blobs UNION SELECT sha256 FROM execution_blobs"
+        " UNION SELECT sha256 FROM checkpoints", err,
         err_size);
     store_result r = STORE_ERROR;
     if (stmt) {

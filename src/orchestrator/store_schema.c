@@ -85,6 +85,16 @@ static const char *const migrations[] = {
     "  type TEXT NOT NULL,"
     "  subject TEXT,"
     "  data TEXT);",
+    /* 1 -> 2: the newest checkpoint of each module instance (docs/migration.md) */
+    "CREATE TABLE checkpoints ("
+    "  deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+    "  module TEXT NOT NULL,"            /* the module's name on its device */
+    "  epoch INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL,"            /* the full state bundle, a blob */
+    "  bytes INTEGER NOT NULL,"
+    "  created_at TEXT NOT NULL,"
+    "  PRIMARY KEY (deployment_id, module));"
+    "CREATE INDEX checkpoints_by_digest ON checkpoints(sha256);",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
