@@ -258,6 +258,36 @@ static bool read_memories(const uint8_t *snap, size_t size, snapshot_memories *o
     return true;
 }
 
+/* A saved state is a bare engine snapshot, or (what supervisors and `liquid run`
+ * write) "LQSNAP1\0", u64 engine size, the engine snapshot, the WASI state. */
+#define STATE_WRAPPER_MAGIC "LQSNAP1"
+#define STATE_WRAPPER_HEADER 16
+
+typedef struct saved_state {
+    bool wrapped;
+    const uint8_t *engine, *wasi;
+    size_t engine_size, wasi_size;
+} saved_state;
+
+static bool state_split(const uint8_t *data, size_t size, saved_state *out, char *err,
+                        size_t err_size)
+{
+    *out = (saved_state){.engine = data, .engine_size = size};
+    if (size < STATE_WRAPPER_HEADER || memcmp(data, STATE_WRAPPER_MAGIC, 8))
+        return true;
+    reader r = {.data = data, .size = size, .at = 8};
+    uint64_t n = get_le(&r, 8);
+    if (n > size - STATE_WRAPPER_HEADER)
+        return failed(err, err_size, "the saved state claims an engine snapshot of %llu bytes "
+                      "in %zu", (unsigned long long)n, size);
+    out->wrapped = true;
+    out->engine = data + STATE_WRAPPER_HEADER;
+    out->engine_size = (size_t)n;
+    out->wasi = out->engine + n;
+    out->wasi_size = size - STATE_WRAPPER_HEADER - (size_t)n;
+    return true;
+}
+
 static const bundle_section *snapshot_of(const bundle_section *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -277,7 +307,9 @@ bool bundle_memory(const uint8_t *bundle, size_t size, uint8_t **memory, uint64_
         return false;
     const bundle_section *snap = snapshot_of(s, n);
     snapshot_memories mem;
-    bool ok = snap ? read_memories(snap->data, (size_t)snap->size, &mem, memory, err, err_size)
+    saved_state st;
+    bool ok = snap ? state_split(snap->data, (size_t)snap->size, &st, err, err_size) &&
+                         read_memories(st.engine, st.engine_size, &mem, memory, err, err_size)
                    : failed(err, err_size, "the state bundle has no engine snapshot");
     if (ok)
         *memory_size = mem.count ? mem.size : 0;
@@ -285,8 +317,8 @@ bool bundle_memory(const uint8_t *bundle, size_t size, uint8_t **memory, uint64_
     return ok;
 }
 
-/* The snapshot `snap` (whose memory 0 has no pages) with memory 0 = memory. */
-static bool splice_memory(const uint8_t *snap, size_t size, const uint8_t *memory,
+/* The engine snapshot `snap` (whose memory 0 has no pages) with memory 0 = memory. */
+static bool splice_engine(const uint8_t *snap, size_t size, const uint8_t *memory,
                           uint64_t memory_size, uint8_t **out, size_t *out_size, char *err,
                           size_t err_size)
 {
@@ -326,6 +358,38 @@ static bool splice_memory(const uint8_t *snap, size_t size, const uint8_t *memor
     if (b.failed) {
         free(b.data);
         return failed(err, err_size, "out of memory while rebuilding the snapshot");
+    }
+    *out = b.data;
+    *out_size = b.size;
+    return true;
+}
+
+/* A saved state (bare or wrapped) with its engine snapshot's memory put back. */
+static bool splice_memory(const uint8_t *state, size_t size, const uint8_t *memory,
+                          uint64_t memory_size, uint8_t **out, size_t *out_size, char *err,
+                          size_t err_size)
+{
+    saved_state st;
+    uint8_t *engine = NULL;
+    size_t engine_size = 0;
+    if (!state_split(state, size, &st, err, err_size) ||
+        !splice_engine(st.engine, st.engine_size, memory, memory_size, &engine, &engine_size,
+                       err, err_size))
+        return false;
+    if (!st.wrapped) {
+        *out = engine;
+        *out_size = engine_size;
+        return true;
+    }
+    buffer b = {0};
+    put(&b, STATE_WRAPPER_MAGIC, 8);    /* with its NUL */
+    put_le(&b, engine_size, 8);
+    put(&b, engine, engine_size);
+    put(&b, st.wasi, st.wasi_size);
+    free(engine);
+    if (b.failed) {
+        free(b.data);
+        return failed(err, err_size, "out of memory while rebuilding the saved state");
     }
     *out = b.data;
     *out_size = b.size;

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "orchestrator/blobs.h"
 #include "orchestrator/events.h"
+#include "orchestrator/migration.h"
 #include "orchestrator/store.h"
 
 #include <stdarg.h>
@@ -77,6 +78,7 @@ typedef struct run {
     double started;
     char labels[2][300];
     unsigned next_label;
+    json_t *attempts;           /* earlier attempts, when the execution was run again */
 } run;
 
 static void fail(run *r, int status, long step, const char *fmt, ...)
@@ -325,6 +327,15 @@ static json_t *fetch_entry(run *r, size_t s, const char *url, double deadline, b
             break;
         }
         long status = res.status;
+        if ((status == 307 || status == 308) && res.location && is_url(res.location)) {
+            /* the module moved: its history is answered where it went */
+            free(waiting);
+            waiting = strdup(res.location);
+            http_result_free(&res);
+            if (!waiting)
+                break;
+            continue;
+        }
         http_result_free(&res);
         if (status != 404) {
             fail(r, 502, (long)s, "%s: its history answered %ld", label(r, s), status);
@@ -442,11 +453,30 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint)
     char epoch[32];
     snprintf(epoch, sizeof epoch, "%" JSON_INTEGER_FORMAT, deployment_epoch(r->deployment));
     http_header headers[] = {{"X-Liquid-Epoch", epoch}};
-    if (r->part_count)
-        answered = http_post_multipart(url, r->parts, r->part_count, CALL_TIMEOUT_MS, &res);
-    else
-        answered = http_request_send(post ? "POST" : "GET", url, headers, 1, post ? "" : NULL,
-                                     0, NULL, CALL_TIMEOUT_MS, &res);
+    char *moved_to = NULL;
+    for (int hops = 0;; hops++) {
+        const char *target = moved_to ? moved_to : url;
+        if (r->part_count)
+            answered = http_post_multipart(target, r->parts, r->part_count, CALL_TIMEOUT_MS,
+                                           &res);
+        else    /* after a redirect without the epoch: the stored one may be older */
+            answered = http_request_send(post ? "POST" : "GET", target, headers,
+                                         moved_to ? 0 : 1, post ? "" : NULL, 0, NULL,
+                                         CALL_TIMEOUT_MS, &res);
+        /* the module moved (docs/migration.md): call it where it is now */
+        if (!answered || (res.status != 307 && res.status != 308) || !is_url(res.location) ||
+            hops >= 3)
+            break;
+        free(moved_to);
+        moved_to = strdup(res.location);
+        http_result_free(&res);
+        if (!moved_to) {
+            answered = false;
+            snprintf(res.error, sizeof res.error, "out of memory");
+            break;
+        }
+    }
+    free(moved_to);
     if (!answered) {
         fail(r, 502, 0, "%s cannot be reached: %s", label(r, 0), res.error);
         report_unreachable(r, 0, res.error);
@@ -498,6 +528,8 @@ static void record_end(run *r, double ms)
                                 now, "durationMs", ms, "resultUrl", r->result_url);
     if (!ok && r->failed_step >= 0)
         json_object_set_new(changes, "failedStep", json_integer(r->failed_step));
+    if (json_array_size(r->attempts))
+        json_object_set(changes, "attempts", r->attempts);
     if (store_execution_update(r->o->store, r->id, changes, NULL, err, sizeof err) != STORE_OK)
         log_warn("execution.record_failed", "execution=%s reason=%s", r->id, log_quote(err));
     json_decref(changes);
@@ -549,9 +581,101 @@ static void respond(run *r, http_request *req)
     http_respond_json(req, r->status ? r->status : 500, body);
 }
 
+/* ------------------------------------------------------------ running again */
+
+/* The device the failed step ran on, when the failure is one of reaching it (a
+ * trap, a refusal or a bad argument is the function's answer: never run again). */
+static const char *unreachable_device(const run *r)
+{
+    if (r->failed_step < 0 || (r->status != 502 && r->status != 504))
+        return NULL;
+    return string_member(step_at(r, (size_t)r->failed_step), "device");
+}
+
+/* Waits for failover to place the failed step elsewhere (docs/migration.md, "Crash");
+ * the deployment as it is then, or NULL when its device stayed (a blip, not a loss),
+ * the deployment went, or time ran out. */
+static json_t *await_replacement(run *r, const char *device, double deadline)
+{
+    orchestrator *o = r->o;
+    /* a device is lost after lost_after failed checks; past that and a margin, a
+     * device still holding the step was not lost */
+    double settle = now_ms() + (o->settings.lost_after + 2.0) * o->settings.health_interval_ms +
+                    2000;
+    if (settle < deadline)
+        deadline = settle;
+    size_t s = (size_t)r->failed_step;
+    json_int_t epoch = deployment_epoch(r->deployment);
+    while (now_ms() < deadline) {
+        json_t *doc = NULL;
+        char err[256];
+        if (store_deployment_get(o->store, r->deployment_id, &doc, err, sizeof err) != STORE_OK)
+            return NULL;
+        const char *now_on = string_member(json_array_get(json_object_get(doc, "sequence"), s),
+                                           "device");
+        if (deployment_epoch(doc) > epoch && now_on && strcmp(now_on, device) &&
+            json_is_true(json_object_get(doc, "active")))
+            return doc;
+        json_decref(doc);
+        sleep_ms(50);
+    }
+    return NULL;
+}
+
+/* Keeps what the failed attempt did and makes r ready to run on `doc`. */
+static void start_again(run *r, json_t *doc, const char *device)
+{
+    json_t *attempt = json_pack("{s:I, s:s, s:I, s:s, s:O, s:I}", "attempt",
+                                (json_int_t)json_array_size(r->attempts) + 1, "error", r->error,
+                                "failedStep", (json_int_t)r->failed_step, "device", device,
+                                "steps", r->steps, "epoch", deployment_epoch(r->deployment));
+    json_array_append_new(r->attempts, attempt);
+    migration_count_retry(r->o->placement);
+    log_info("execution.retried", "deployment=%s execution=%s step=%ld device=%s reason=%s",
+             r->deployment_id, r->id, r->failed_step, device, log_quote(r->error));
+    events_publish(r->o->events, "execution.retried", r->id,
+                   json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "deployment", r->deployment_id,
+                             "execution", r->id, "failedStep", (json_int_t)r->failed_step,
+                             "device", device, "reason", r->error, "epoch",
+                             deployment_epoch(doc)));
+    json_decref(r->deployment);
+    r->deployment = doc;
+    r->deployment_id = string_member(doc, "_id");
+    r->sequence = json_object_get(doc, "sequence");
+    json_decref(r->steps);
+    r->steps = json_array();
+    json_decref(r->result);
+    r->result = NULL;
+    free(r->result_url);
+    r->result_url = NULL;
+    r->error[0] = '\0';
+    r->status = 0;
+    r->failed_step = -1;
+}
+
+/* An execution whose step's device died under it runs once more, from its stored
+ * input, on the placement failover made (bounded by the execution's deadline). */
+static void retry_if_lost(run *r)
+{
+    char device[32];
+    const char *d = unreachable_device(r);
+    if (!d)
+        return;
+    snprintf(device, sizeof device, "%s", d);
+    json_t *doc = await_replacement(r, device, r->started + EXECUTION_TIMEOUT_MS);
+    if (!doc)
+        return;
+    start_again(r, doc, device);
+    const json_t *endpoint = endpoint_of(r, 0);
+    char *url = first_url(r, endpoint);
+    if (url)
+        call_and_follow(r, url, endpoint);
+    free(url);
+}
+
 void executor_execute(orchestrator *o, http_request *req, const char *ref)
 {
-    run r = {.o = o, .failed_step = -1, .started = now_ms()};
+    run r = {.o = o, .failed_step = -1, .started = now_ms(), .attempts = json_array()};
     char err[512];
     store_result sr = store_deployment_get(o->store, ref, &r.deployment, err, sizeof err);
     if (sr != STORE_OK) {
@@ -583,6 +707,8 @@ void executor_execute(orchestrator *o, http_request *req, const char *ref)
         ids_new_object_id(r.id);
         record_start(&r, req);
         call_and_follow(&r, url, endpoint);
+        if (r.error[0])
+            retry_if_lost(&r);
         record_end(&r, now_ms() - r.started);
     }
     respond(&r, req);
@@ -594,6 +720,7 @@ void executor_execute(orchestrator *o, http_request *req, const char *ref)
     json_decref(r.steps);
     json_decref(r.result);
     json_decref(r.deployment);
+    json_decref(r.attempts);
 }
 
 /* ------------------------------------------------------------ listing */

@@ -33,6 +33,7 @@
 
 #include "base/http_client.h"
 #include "base/log.h"
+#include "orchestrator/checkpoint.h"
 #include "orchestrator/events.h"
 #include "orchestrator/store.h"
 
@@ -187,6 +188,7 @@ typedef struct plan {
     address *addresses;
     size_t count;
     json_t *stale;          /* device ids that could not be told to remove it */
+    size_t restored;        /* moved steps given their checkpoint */
 } plan;
 
 static void plan_free(plan *p)
@@ -241,9 +243,46 @@ static bool make_plan(orchestrator *o, const json_t *old_nodes, const json_t *ne
     return true;
 }
 
+/* Each step that moved gets its newest checkpoint on its new device, after its node
+ * and before any route points at it (docs/migration.md, "Crash"). A checkpoint that
+ * cannot be sent is logged and the step starts afresh: running without the state
+ * beats not running. Returns how many were restored. */
+static size_t restore_moved(orchestrator *o, const json_t *before, const json_t *after)
+{
+    const char *id = string_member(after, "_id");
+    size_t restored = 0, i;
+    json_t *step;
+    json_array_foreach(json_object_get(after, "sequence"), i, step) {
+        const json_t *old = json_array_get(json_object_get(before, "sequence"), i);
+        const char *from = string_member(old, "device"), *to = string_member(step, "device");
+        if (!from || !to || !strcmp(from, to))
+            continue;
+        const char *old_alias = string_member(old, "alias");
+        const char *new_alias = string_member(step, "alias");
+        address a;
+        if (!address_of(o, to, &a)) {
+            free(a.name);
+            free(a.url);
+            continue;
+        }
+        char err[512];
+        bool had = false;
+        if (checkpoint_restore(o, id, old_alias ? old_alias : string_member(old, "moduleName"),
+                               new_alias ? new_alias : string_member(step, "moduleName"), to,
+                               a.url, (long long)deployment_epoch(after), &had, err, sizeof err) &&
+            had)
+            restored++;
+        free(a.name);
+        free(a.url);
+    }
+    return restored;
+}
+
 /* Sends a plan's nodes, then its routes (removals are sent by send_removals once the
- * new placement is stored). false with the first failure in err. */
-static bool carry_out(const char *id, plan *p, char *err, size_t err_size)
+ * new placement is stored); between the two, moved steps get their checkpoints.
+ * false with the first failure in err. */
+static bool carry_out(orchestrator *o, const json_t *before, const json_t *after,
+                      const char *id, plan *p, char *err, size_t err_size)
 {
     deploy_target *nodes = calloc(p->count + 1, sizeof *nodes);
     size_t *index = calloc(p->count + 1, sizeof *index);
@@ -277,6 +316,8 @@ static bool carry_out(const char *id, plan *p, char *err, size_t err_size)
         }
         if (err[0])
             break;
+        if (phase == 0)
+            p->restored = restore_moved(o, before, after);
     }
     free(nodes);
     free(index);
@@ -445,7 +486,7 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
     if (ok) {
         placement_pending_add(o->placement, id, json_object_get(doc, "fullManifest"),
                               deployment_epoch(doc));
-        ok = carry_out(id, &p, err, sizeof err);
+        ok = carry_out(o, before, doc, id, &p, err, sizeof err);
     }
     double ms = now_ms() - c->at;
     if (ok) {
@@ -463,12 +504,14 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
         log_info(event, "deployment=%s device=%s moved=%zu nodes=%zu routes=%zu ms=%.1f", id,
                  c->device, json_array_size(moved), nodes, routes, ms);
         events_publish(o->events, event, id,
-                       json_pack("{s:s, s:s?, s:s, s:s, s:o, s:I, s:I, s:b, s:f}", "deployment",
-                                 id, "name", string_member(doc, "name"), "device", c->device,
-                                 "reason", c->reason, "moves", moved, "nodesDeployed",
-                                 (json_int_t)nodes, "routesUpdated", (json_int_t)routes,
-                                 "isInFailover", json_is_true(json_object_get(doc, "isInFailover")),
-                                 "durationMs", ms));
+                       json_pack("{s:s, s:s?, s:s, s:s, s:o, s:I, s:I, s:I, s:b, s:f, s:I}",
+                                 "deployment", id, "name", string_member(doc, "name"), "device",
+                                 c->device, "reason", c->reason, "moves", moved,
+                                 "nodesDeployed", (json_int_t)nodes, "routesUpdated",
+                                 (json_int_t)routes, "checkpointsRestored",
+                                 (json_int_t)p.restored, "isInFailover",
+                                 json_is_true(json_object_get(doc, "isInFailover")),
+                                 "durationMs", ms, "epoch", deployment_epoch(doc)));
         json_array_clear(p.stale);
         send_removals(o, id, &p);
     } else {
