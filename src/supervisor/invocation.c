@@ -17,6 +17,7 @@
 #include "supervisor/supervisor.h"
 
 #include "base/fs.h"
+#include "base/http_client.h"
 #include "base/ids.h"
 #include "supervisor/call_args.h"
 #include "supervisor/chain.h"
@@ -25,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,9 @@ typedef struct invocation {
     size_t chain_file_count;
     chain_outcome *chain;       /* when the function has a next step */
     bool chained;
+    /* migration (docs/migration.md) */
+    bool resuming;              /* a call carried here from another device: resume it */
+    json_t *adopted;            /* the module moved: the target's history entry is ours */
 } invocation;
 
 static double now_ms(void)
@@ -137,6 +142,7 @@ static void invocation_free(invocation *inv)
     }
     free(inv->args);
     free(inv->error);
+    json_decref(inv->adopted);
     deployment_release(inv->dep);
     free(inv);
 }
@@ -432,14 +438,159 @@ static void take_result(invocation *inv, const module_call_outcome *call)
     inv->own_result = json_string(text);   /* "233": a string, as the references answer */
 }
 
+/* ------------------------------------------------------------- moved */
+
+#define MOVED_POLL_MS 10000
+
+/* The module moved and the target ran this call: its history entry becomes ours,
+ * under this call's id, so pollers of our resultUrl and a waiting GET see it. */
+static void adopt_entry(invocation *inv, json_t *entry)
+{
+    json_t *copy = json_deep_copy(entry);
+    json_object_set_new(copy, "request_id", json_string(inv->id));
+    inv->adopted = copy;
+    inv->success = json_is_true(json_object_get(copy, "success"));
+    if (!inv->success)
+        fail(inv, 500, "%s", json_string_value(json_object_get(copy, "result"))
+                                 ? json_string_value(json_object_get(copy, "result"))
+                                 : "the call failed on the device it moved to");
+}
+
+/* Waits on the target's history for the entry of the call that moved mid-way. */
+static void await_moved(invocation *inv, const char *target)
+{
+    double deadline = now_ms() + (double)inv->sv->config->chain_timeout_ms;
+    while (now_ms() < deadline) {
+        char *url;
+        if (asprintf(&url, "%s/request-history/%s?wait=%d", target, inv->id, MOVED_POLL_MS) < 0)
+            break;
+        http_result r = {0};
+        bool answered = http_get(url, MOVED_POLL_MS + 5000, &r);
+        free(url);
+        json_t *entry = answered && r.status != 404 ? http_result_json(&r) : NULL;
+        http_result_free(&r);
+        if (entry) {
+            adopt_entry(inv, entry);
+            json_decref(entry);
+            return;
+        }
+        if (!answered) {
+            struct timespec pause = {0, 100 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+    fail(inv, 504, "%s.%s moved to %s mid-call, and its result did not arrive from there in "
+         "time; ask %s/request-history/%s", inv->module->name, inv->function->name, target,
+         target, inv->id);
+}
+
+/* A call admitted before its module moved, run where the module is now. */
+static void proxy_moved(invocation *inv, const char *target)
+{
+    if (inv->file_count) {
+        fail(inv, 503, "module %s moved to %s before this call ran; send the call there",
+             inv->module->name, target);
+        return;
+    }
+    char *url;
+    if (asprintf(&url, "%s/%s/modules/%s/%s", target, inv->dep->id, inv->module->name,
+                 inv->function->name) < 0) {
+        fail(inv, 500, "out of memory");
+        return;
+    }
+    const char *key;
+    json_t *value;
+    char sep = '?';
+    json_object_foreach(inv->request_args, key, value) {
+        char *k = http_url_encode(key), *v = http_url_encode(json_string_value(value));
+        char *longer = NULL;
+        if (k && v && asprintf(&longer, "%s%c%s=%s", url, sep, k, v) >= 0) {
+            free(url);
+            url = longer;
+        }
+        free(k);
+        free(v);
+        sep = '&';
+    }
+    http_result r = {0};
+    bool answered = http_get(url, (long)inv->sv->config->chain_timeout_ms, &r);
+    json_t *body = answered ? http_result_json(&r) : NULL;
+    const char *their_url = json_string_value(json_object_get(body, "resultUrl"));
+    http_result entry = {0};
+    json_t *their_entry = NULL;
+    if (their_url && http_get(their_url, 30000, &entry))
+        their_entry = http_result_json(&entry);
+    if (their_entry)
+        adopt_entry(inv, their_entry);
+    else if (!answered)
+        fail(inv, 502, "module %s moved to %s, which cannot be reached: %s", inv->module->name,
+             target, r.error);
+    else
+        fail(inv, r.status >= 400 ? (int)r.status : 502, "module %s moved to %s, which "
+             "answered HTTP %ld: %.300s", inv->module->name, target, r.status,
+             r.body ? r.body : "");
+    json_decref(their_entry);
+    http_result_free(&entry);
+    json_decref(body);
+    http_result_free(&r);
+    free(url);
+}
+
+/* What a suspended call is, for the target to resume it under the same id. */
+static json_t *carried_call(invocation *inv)
+{
+    json_t *instructions = json_object_get(json_object_get(json_object_get(json_object_get(
+        inv->dep->manifest->json, "instructions"), "modules"), inv->module->name),
+        inv->function->name);
+    char *url = result_url(inv);
+    json_t *call = json_pack("{s:s, s:s, s:s, s:O, s:s?, s:O?}", "requestId", inv->id,
+                             "function", inv->function->name, "method", inv->method, "args",
+                             inv->request_args ? inv->request_args : json_object(), "resultUrl",
+                             url, "instructions", instructions);
+    free(url);
+    return call;
+}
+
+/* ------------------------------------------------------------------ run */
+
 static void run_module(invocation *inv)
 {
     module_call_outcome call;
-    module_runtime_lock(inv->rt);
+    runtime_phase phase;
+    if (inv->resuming) {
+        module_runtime_lock(inv->rt);   /* the runtime waits for this call alone */
+        phase = RUNTIME_SERVING;
+    } else {
+        phase = module_runtime_enter(inv->rt);
+    }
+    if (phase == RUNTIME_MOVED) {
+        char *target = module_runtime_moved_to(inv->rt);
+        module_runtime_unlock(inv->rt);
+        proxy_moved(inv, target ? target : "(unknown)");
+        free(target);
+        return;
+    }
     inv->started = now_ms();
     bool ok = place_inputs(inv);
     if (ok) {
-        module_runtime_call(inv->rt, inv->function->name, inv->args, inv->arg_count, &call);
+        if (inv->resuming)
+            module_runtime_resume_call(inv->rt, inv->function->name, &call);
+        else
+            module_runtime_call(inv->rt, inv->function->name, inv->args, inv->arg_count, &call);
+        while (call.suspended) {
+            phase = module_runtime_park(inv->rt, carried_call(inv));
+            if (phase == RUNTIME_MOVED) {
+                char *target = module_runtime_moved_to(inv->rt);
+                module_runtime_unlock(inv->rt);
+                log_info("call.moved", "deployment=%s module=%s request=%s target=%s",
+                         inv->dep->id, inv->module->name, inv->id, log_quote(target));
+                await_moved(inv, target ? target : "(unknown)");
+                free(target);
+                inv->ran = now_ms();
+                return;
+            }
+            module_runtime_resume_call(inv->rt, inv->function->name, &call);
+        }
         inv->ran = now_ms();
         if (!call.ok)
             fail(inv, 500, "%s", call.error);
@@ -477,6 +628,8 @@ static void run_chain(invocation *inv)
  * step's final result otherwise. */
 static json_t *final_result(invocation *inv)
 {
+    if (inv->adopted)
+        return chain_result_of_entry(inv->adopted);
     if (inv->chained)
         return json_incref(inv->chain->final_result);
     json_t *final = json_pack("{s:O}", "result", inv->own_result);
@@ -510,6 +663,13 @@ static json_t *timings_json(const invocation *inv)
 static void record(invocation *inv)
 {
     inv->finished = now_ms();
+    if (inv->adopted) {
+        history_put(inv->sv->history, json_incref(inv->adopted));
+        log_info("call.adopted", "deployment=%s module=%s function=%s request=%s success=%s",
+                 inv->dep->id, inv->module->name, inv->function->name, inv->id,
+                 inv->success ? "true" : "false");
+        return;
+    }
     json_t *result;
     if (inv->success)
         result = json_incref(inv->own_result);
@@ -548,7 +708,7 @@ static void record(invocation *inv)
 static void execute(invocation *inv)
 {
     run_module(inv);
-    if (inv->success)
+    if (inv->success && !inv->adopted)
         run_chain(inv);
     record(inv);
 }
@@ -606,6 +766,19 @@ void invocation_handle(supervisor *sv, http_request *req)
         snprintf(err, sizeof err, "out of memory");
     if (status == 200)
         status = check_epoch(inv, req, err, sizeof err);
+    char *target = NULL;
+    if (status == 200 && module_runtime_phase(inv->rt) != RUNTIME_SERVING &&
+        module_runtime_settled_phase(inv->rt, &target) == RUNTIME_MOVED) {
+        /* it waited for admission while its module migrated: go where it went */
+        if (target)
+            supervisor_redirect_moved(req, target);
+        else
+            http_respond_error(req, 503, "module %s is moving; try again", inv->module->name);
+        free(target);
+        invocation_free(inv);
+        return;
+    }
+    free(target);
     /* files first: a form field sent for an argument is explained as such */
     if (status == 200)
         status = stage_files(inv, req, err, sizeof err);
@@ -640,4 +813,60 @@ void invocation_handle(supervisor *sv, http_request *req)
     }
     http_respond_json(req, 200, json_pack("{s:s}", "resultUrl", url));
     free(url);
+}
+
+/* ------------------------------------------------------ a carried call */
+
+static void *resume_main(void *arg)
+{
+    invocation *inv = arg;
+    log_info("call.resumed", "deployment=%s module=%s function=%s request=%s", inv->dep->id,
+             inv->module->name, inv->function->name, inv->id);
+    execute(inv);
+    invocation_free(inv);
+    return NULL;
+}
+
+bool invocation_resume_carried(supervisor *sv, deployment *dep, const char *module,
+                               const json_t *call, const char *base_url, char *err,
+                               size_t err_size)
+{
+    invocation *inv = calloc(1, sizeof *inv);
+    if (!inv) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    inv->sv = sv;
+    inv->dep = deployment_acquire(dep);
+    inv->resuming = true;
+    inv->queued = now_ms();
+    clock_gettime(CLOCK_REALTIME, &inv->queued_wall);
+    const char *id = json_string_value(json_object_get(call, "requestId"));
+    const char *function = json_string_value(json_object_get(call, "function"));
+    const char *method = json_string_value(json_object_get(call, "method"));
+    inv->method = method && !strcmp(method, "POST") ? "POST" : "GET";
+    inv->rt = deployment_module(dep, module, &inv->module);
+    inv->function = inv->rt ? manifest_find_function(inv->module, function) : NULL;
+    json_t *args = json_object_get(call, "args");
+    inv->request_args = json_is_object(args) ? json_deep_copy(args) : json_object();
+    inv->base_url = strdup(base_url);
+    if (!inv->function || !inv->function->endpoint || !id ||
+        strlen(id) >= sizeof inv->id || !inv->base_url) {
+        snprintf(err, err_size, "the carried call %s.%s is not a function of this deployment",
+                 module, function ? function : "?");
+        invocation_free(inv);
+        return false;
+    }
+    snprintf(inv->id, sizeof inv->id, "%s", id);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    bool started = pthread_create(&thread, &attr, resume_main, inv) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) {
+        snprintf(err, err_size, "cannot start a thread for the carried call");
+        invocation_free(inv);
+    }
+    return started;
 }

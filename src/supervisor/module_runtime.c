@@ -6,12 +6,14 @@
 #include "supervisor/imports.h"
 #include "wasm/wasi.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A saved state holds the engine's snapshot and the WASI state (open files):
  *   "LQSNAP1\0", u64 little-endian engine size, engine bytes, WASI bytes
@@ -33,8 +35,17 @@ struct module_runtime {
     wasm_instance *instance;
     wasm_exec *exec;
     wasm_exec_limits limits;
+    manifest_limits manifest_limits;    /* what the instance was made with (to remake it) */
     pthread_mutex_t lock;
     atomic_bool interrupted;    /* a call was stopped mid-way: memory is not consistent */
+    atomic_bool stopping;       /* module_runtime_interrupt: the supervisor shuts down */
+    /* migration (docs/migration.md): the phase changes under the lock, and waiters
+     * sleep on phase_changed with the lock */
+    _Atomic int phase;          /* runtime_phase */
+    pthread_cond_t phase_changed;
+    bool parked;                /* a call suspended for a migration waits for the verdict */
+    json_t *carried;            /* what that call is (carried in the bundle) */
+    char *moved_to;             /* RUNTIME_MOVED: the base URL of the target */
 };
 
 static char *dup_or_null(const char *s)
@@ -71,8 +82,8 @@ static bool unpack_state(const uint8_t *data, size_t size, const uint8_t **engin
     return true;
 }
 
-static bool restore_state(module_runtime *rt, const uint8_t *state, size_t size, char *err,
-                          size_t err_size)
+static bool restore_state(module_runtime *rt, const uint8_t *state, size_t size,
+                          bool call_allowed, char *err, size_t err_size)
 {
     const uint8_t *engine, *wasi;
     size_t engine_size, wasi_size;
@@ -81,11 +92,13 @@ static bool restore_state(module_runtime *rt, const uint8_t *state, size_t size,
         snprintf(err, err_size, "the saved state is truncated or not a state file");
         return false;
     }
-    if (wasm_snapshot_has_call(engine, engine_size)) {
+    bool has_call = wasm_snapshot_has_call(engine, engine_size);
+    if (has_call && !call_allowed) {
         snprintf(err, err_size, "the saved state holds a call in progress");
         return false;
     }
-    if (!wasm_snapshot_restore(rt->instance, NULL, engine, engine_size, &werr) ||
+    if (!wasm_snapshot_restore(rt->instance, has_call ? rt->exec : NULL, engine, engine_size,
+                               &werr) ||
         (wasi_size && !wasi_ctx_restore(rt->wasi, wasi, wasi_size, &werr))) {
         snprintf(err, err_size, "%s", werr.message);
         return false;
@@ -112,6 +125,7 @@ static bool instantiate(module_runtime *rt, const manifest_limits *limits, char 
     }
     if (!imports_link(rt->linker, rt->wasi, &rt->env, err, err_size))
         return false;
+    rt->manifest_limits = *limits;
     rt->limits.fuel = limits->fuel;
     rt->limits.timeout_ms = limits->timeout_ms;
     uint64_t pages = limits->max_memory_bytes / 65536;
@@ -157,7 +171,10 @@ module_runtime *module_runtime_new(const module_runtime_config *config, wasm_mod
     }
     rt->module = module;
     pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->phase_changed, NULL);
     atomic_init(&rt->interrupted, false);
+    atomic_init(&rt->stopping, false);
+    atomic_init(&rt->phase, RUNTIME_SERVING);
     rt->deployment_id = dup_or_null(config->deployment_id);
     rt->name = dup_or_null(config->name);
     rt->sandbox_dir = dup_or_null(config->sandbox_dir);
@@ -178,7 +195,8 @@ module_runtime *module_runtime_new(const module_runtime_config *config, wasm_mod
         module_runtime_free(rt);
         return NULL;
     }
-    bool restored = state && restore_state(rt, state, state_size, state_err, state_err_size);
+    bool restored = state && restore_state(rt, state, state_size, false, state_err,
+                                           state_err_size);
     if (!restored && state) {
         /* a failed restore may have written part of memory: start from a clean instance */
         wasm_exec_free(rt->exec);
@@ -212,6 +230,9 @@ void module_runtime_free(module_runtime *rt)
     if (rt->module)
         wasm_module_free(rt->module);
     pthread_mutex_destroy(&rt->lock);
+    pthread_cond_destroy(&rt->phase_changed);
+    json_decref(rt->carried);
+    free(rt->moved_to);
     free(rt->deployment_id);
     free(rt->name);
     free(rt->sandbox_dir);
@@ -255,6 +276,9 @@ void module_runtime_unlock(module_runtime *rt)
     pthread_mutex_unlock(&rt->lock);
 }
 
+static void take_status(module_runtime *rt, wasm_status status, const char *function,
+                        module_call_outcome *out);
+
 void module_runtime_call(module_runtime *rt, const char *function, const wasm_value *args,
                          uint32_t arg_count, module_call_outcome *out)
 {
@@ -266,8 +290,25 @@ void module_runtime_call(module_runtime *rt, const char *function, const wasm_va
         out->trap = WASM_TRAP_HOST;
         return;
     }
-    wasm_status status = wasm_exec_call(rt->exec, f, args, arg_count);
+    take_status(rt, wasm_exec_call(rt->exec, f, args, arg_count), function, out);
+}
+
+/* What a call's status means here. A suspension is a migration's (the call is
+ * carried or resumed), the shutdown's (the call fails), or a leftover of a migration
+ * that found no call running: then the call simply goes on. */
+static void take_status(module_runtime *rt, wasm_status status, const char *function,
+                        module_call_outcome *out)
+{
+    while (status == WASM_STATUS_SUSPENDED && !atomic_load(&rt->stopping) &&
+           atomic_load(&rt->phase) != RUNTIME_MIGRATING)
+        status = wasm_exec_resume(rt->exec);
     out->fuel_used = wasm_exec_fuel_used(rt->exec);
+    if (status == WASM_STATUS_SUSPENDED && !atomic_load(&rt->stopping)) {
+        out->suspended = true;
+        out->trap = WASM_TRAP_HOST;
+        snprintf(out->error, sizeof out->error, "%s was suspended for a migration", function);
+        return;
+    }
     if (status == WASM_STATUS_OK) {
         wasm_value results[16];
         uint32_t n = wasm_exec_results(rt->exec, results, 16);
@@ -291,6 +332,7 @@ void module_runtime_call(module_runtime *rt, const char *function, const wasm_va
 
 void module_runtime_interrupt(module_runtime *rt)
 {
+    atomic_store(&rt->stopping, true);
     wasm_exec_interrupt(rt->exec);
 }
 
@@ -304,7 +346,8 @@ bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_si
     wasm_error werr = {0};
     uint8_t *engine = NULL, *wasi = NULL;
     size_t engine_size = 0, wasi_size = 0;
-    bool ok = wasm_snapshot_save(rt->instance, NULL, &engine, &engine_size, &werr) &&
+    bool ok = wasm_snapshot_save(rt->instance, rt->parked ? rt->exec : NULL, &engine,
+                                 &engine_size, &werr) &&
               wasi_ctx_save(rt->wasi, &wasi, &wasi_size, &werr);
     uint8_t *state = ok ? malloc(STATE_HEADER + engine_size + wasi_size) : NULL;
     if (!state) {
@@ -323,5 +366,158 @@ bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_si
     free(wasi);
     *out = state;
     *out_size = STATE_HEADER + engine_size + wasi_size;
+    return true;
+}
+
+/* ------------------------------------------------------------- migration */
+
+runtime_phase module_runtime_phase(module_runtime *rt)
+{
+    return (runtime_phase)atomic_load(&rt->phase);
+}
+
+/* Sets the phase and wakes every waiter; the lock is held. */
+static void set_phase(module_runtime *rt, runtime_phase phase)
+{
+    atomic_store(&rt->phase, phase);
+    pthread_cond_broadcast(&rt->phase_changed);
+}
+
+runtime_phase module_runtime_enter(module_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    for (;;) {
+        runtime_phase phase = module_runtime_phase(rt);
+        if (phase == RUNTIME_SERVING || phase == RUNTIME_MOVED)
+            return phase;
+        pthread_cond_wait(&rt->phase_changed, &rt->lock);
+    }
+}
+
+runtime_phase module_runtime_settled_phase(module_runtime *rt, char **target)
+{
+    *target = NULL;
+    if (module_runtime_phase(rt) == RUNTIME_SERVING)
+        return RUNTIME_SERVING;
+    runtime_phase phase = module_runtime_enter(rt);
+    *target = module_runtime_moved_to(rt);
+    pthread_mutex_unlock(&rt->lock);
+    return phase;
+}
+
+char *module_runtime_moved_to(module_runtime *rt)
+{
+    return rt->moved_to ? strdup(rt->moved_to) : NULL;
+}
+
+runtime_phase module_runtime_park(module_runtime *rt, json_t *call)
+{
+    json_decref(rt->carried);
+    rt->carried = call;
+    rt->parked = true;
+    pthread_cond_broadcast(&rt->phase_changed);
+    while (module_runtime_phase(rt) == RUNTIME_MIGRATING)
+        pthread_cond_wait(&rt->phase_changed, &rt->lock);
+    rt->parked = false;
+    json_decref(rt->carried);
+    rt->carried = NULL;
+    return module_runtime_phase(rt);
+}
+
+void module_runtime_resume_call(module_runtime *rt, const char *function,
+                                module_call_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    if (module_runtime_phase(rt) == RUNTIME_RESUMING)
+        set_phase(rt, RUNTIME_SERVING);     /* the carried call runs now; others after it */
+    take_status(rt, wasm_exec_resume(rt->exec), function, out);
+}
+
+static bool add_ms(struct timespec *ts, uint64_t ms)
+{
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+    return true;
+}
+
+json_t *module_runtime_quiesce(module_runtime *rt, uint64_t grace_ms)
+{
+    atomic_store(&rt->phase, RUNTIME_MIGRATING);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    add_ms(&deadline, grace_ms);
+    if (pthread_mutex_timedlock(&rt->lock, &deadline) != 0) {
+        wasm_exec_interrupt(rt->exec);  /* the call stops at its next safe point */
+        pthread_mutex_lock(&rt->lock);
+    }
+    /* The lock may come from a call that finished, or from one that parked (it waits
+     * on phase_changed, which released the lock). */
+    return rt->parked ? json_incref(rt->carried) : NULL;
+}
+
+void module_runtime_settle(module_runtime *rt, bool moved, const char *target)
+{
+    free(rt->moved_to);
+    rt->moved_to = moved && target ? strdup(target) : NULL;
+    set_phase(rt, moved ? RUNTIME_MOVED : RUNTIME_SERVING);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+typedef struct engine_parts {
+    wasm_store *store;
+    wasm_linker *linker;
+    wasi_ctx *wasi;
+    wasm_instance *instance;
+    wasm_exec *exec;
+} engine_parts;
+
+static engine_parts take_parts(module_runtime *rt)
+{
+    engine_parts p = {rt->store, rt->linker, rt->wasi, rt->instance, rt->exec};
+    rt->store = NULL, rt->linker = NULL, rt->wasi = NULL, rt->instance = NULL, rt->exec = NULL;
+    return p;
+}
+
+static void put_parts(module_runtime *rt, engine_parts p)
+{
+    rt->store = p.store, rt->linker = p.linker, rt->wasi = p.wasi, rt->instance = p.instance;
+    rt->exec = p.exec;
+}
+
+static void free_parts(engine_parts p)
+{
+    if (p.exec)
+        wasm_exec_free(p.exec);
+    if (p.linker)
+        wasm_linker_free(p.linker);
+    if (p.store)
+        wasm_store_free(p.store);
+    wasi_ctx_free(p.wasi);
+}
+
+bool module_runtime_replace_state(module_runtime *rt, const uint8_t *state, size_t size,
+                                  bool *has_call, char *err, size_t err_size)
+{
+    engine_parts old = take_parts(rt);
+    char why[512] = "";
+    bool ok = instantiate(rt, &rt->manifest_limits, why, sizeof why) &&
+              restore_state(rt, state, size, true, why, sizeof why);
+    if (!ok) {
+        free_parts(take_parts(rt));
+        put_parts(rt, old);
+        snprintf(err, err_size, "%s", why);
+        return false;
+    }
+    free_parts(old);
+    atomic_store(&rt->interrupted, false);
+    *has_call = wasm_exec_resumable(rt->exec);
+    if (*has_call)
+        set_phase(rt, RUNTIME_RESUMING);   /* no other call before the carried one */
+    else if (module_runtime_phase(rt) == RUNTIME_MOVED)
+        set_phase(rt, RUNTIME_SERVING);    /* it moved back here */
     return true;
 }

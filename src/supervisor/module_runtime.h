@@ -15,6 +15,8 @@
 #include "supervisor/manifest.h"
 #include "wasm/wasm.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +54,7 @@ void module_runtime_unlock(module_runtime *rt);
 
 typedef struct module_call_outcome {
     bool ok;
+    bool suspended;             /* stopped for a migration: park, then resume or let go */
     bool has_value;
     wasm_value value;           /* the first result, as the references take */
     wasm_trap_kind trap;        /* when !ok */
@@ -72,5 +75,55 @@ void module_runtime_interrupt(module_runtime *rt);
  * nothing consistent to save: a call was interrupted mid-way. */
 bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
                                size_t err_size);
+
+/* ------------------------------------------------------------- migration
+ *
+ * A migration (docs/migration.md) quiesces the runtime: new calls wait, a running
+ * call gets --migrate-grace-ms and is then suspended at a safe point and *parked*
+ * (its thread waits for the verdict without the lock). The migration, holding the
+ * lock, saves the state (with the parked call) and sends it; the verdict either
+ * moves the runtime (the parked call's result comes from the target, later calls are
+ * redirected) or lets it serve on (the parked call resumes here, nothing lost). */
+
+typedef enum runtime_phase {
+    RUNTIME_SERVING = 0,
+    RUNTIME_MIGRATING,          /* a migration holds or waits for the lock */
+    RUNTIME_RESUMING,           /* restored with a carried call: it runs before others */
+    RUNTIME_MOVED,              /* the module lives on another device now */
+} runtime_phase;
+
+runtime_phase module_runtime_phase(module_runtime *rt);
+/* Takes the lock for a call, waiting out a migration or a carried call first.
+ * Returns RUNTIME_SERVING or RUNTIME_MOVED, with the lock held either way. */
+runtime_phase module_runtime_enter(module_runtime *rt);
+/* The phase once no migration is under way (waits for one to end), and where the
+ * module went when it moved (*target, malloc'ed, else NULL); no lock held. */
+runtime_phase module_runtime_settled_phase(module_runtime *rt, char **target);
+/* RUNTIME_MOVED: where to (malloc'ed), else NULL. The caller holds the lock. */
+char *module_runtime_moved_to(module_runtime *rt);
+
+/* After a call came back suspended: records what the call is (the runtime takes
+ * call, a JSON object carried in the bundle) and waits for the migration's verdict.
+ * The lock is held on entry and on return. RUNTIME_SERVING: resume it here with
+ * module_runtime_resume_call; RUNTIME_MOVED: the target runs it. */
+runtime_phase module_runtime_park(module_runtime *rt, json_t *call);
+/* Continues the suspended call (a parked one, or one restored from a bundle). The
+ * caller holds the lock. */
+void module_runtime_resume_call(module_runtime *rt, const char *function,
+                                module_call_outcome *out);
+
+/* The migration's side. Stops admission, waits grace_ms for a running call, then
+ * suspends it. Returns with the lock held, and the parked call's description (new
+ * reference) or NULL. Save the state with module_runtime_save_state. */
+json_t *module_runtime_quiesce(module_runtime *rt, uint64_t grace_ms);
+/* Ends the migration and releases the lock: moved to target, or serving on. */
+void module_runtime_settle(module_runtime *rt, bool moved, const char *target);
+
+/* A migration's target: replaces the instance with one restored from state (the
+ * module_runtime_save_state format), keeping the old one if that fails. With a
+ * suspended call in it (*has_call), the runtime admits no other call until
+ * module_runtime_resume_call runs it. The caller holds the lock. */
+bool module_runtime_replace_state(module_runtime *rt, const uint8_t *state, size_t size,
+                                  bool *has_call, char *err, size_t err_size);
 
 #endif

@@ -378,6 +378,21 @@ static void handle_function_file(http_request *req, void *user)
     deployment_release(d);
 }
 
+static void handle_migrate(http_request *req, void *user)
+{
+    migrate_out_handle(user, req);
+}
+
+static void handle_state_put(http_request *req, void *user)
+{
+    state_transfer_handle_put(user, req);
+}
+
+static void handle_state_get(http_request *req, void *user)
+{
+    state_transfer_handle_get(user, req);
+}
+
 static void handle_call(http_request *req, void *user)
 {
     invocation_handle(user, req);
@@ -393,6 +408,9 @@ static const http_route routes[] = {
     {"GET", "/deploy/{deployment}", handle_deploy_get},
     {"DELETE", "/deploy/{deployment}", handle_deploy_delete},
     {"PUT", "/deploy/{deployment}/routes", handle_deploy_routes},
+    {"POST", "/deploy/{deployment}/modules/{module}/migrate", handle_migrate},
+    {"PUT", "/deploy/{deployment}/modules/{module}/state", handle_state_put},
+    {"GET", "/deploy/{deployment}/modules/{module}/state", handle_state_get},
     {"GET", "/request-history", handle_history_list},
     {"GET", "/request-history/{request}", handle_history_entry},
     {"GET", "/module_results/{deployment}/{module}/{file}", handle_module_result},

@@ -64,7 +64,6 @@ void supervisor_config_free(supervisor_config *config);
 
 typedef struct device device;   /* device.c */
 typedef struct departures departures;   /* departures.c */
-typedef struct migrations migrations;   /* migration.c */
 
 typedef struct supervisor {
     supervisor_config *config;
@@ -84,6 +83,19 @@ const http_route *supervisor_routes(size_t *count);
 
 /* GET|POST /{deployment}/modules/{module}/{function} (invocation.c). */
 void invocation_handle(supervisor *sv, http_request *req);
+
+/* Resumes a call carried in a state bundle (call: {"requestId", "function", "method",
+ * "args", ...}) on its own thread, under its original request id, with its chain
+ * continuing from here; the module's runtime holds it suspended (invocation.c). */
+bool invocation_resume_carried(supervisor *sv, deployment *dep, const char *module,
+                               const json_t *call, const char *base_url, char *err,
+                               size_t err_size);
+
+/* The migration routes: POST .../migrate on the source (migrate_out.c), PUT and GET
+ * .../state on the target (state_transfer.c). */
+void migrate_out_handle(supervisor *sv, http_request *req);
+void state_transfer_handle_put(supervisor *sv, http_request *req);
+void state_transfer_handle_get(supervisor *sv, http_request *req);
 
 /* 307 to the same path and query at target (scheme://host:port), body
  * {"status": "moved", "location"} (routes.c). */

@@ -8,9 +8,26 @@ call with a newer epoch makes the device drop its copy; chained calls carry the 
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 
 from supervisor_util import (endpoint, file_server, module_entry, node, request,  # noqa: F401
                              request_id_of, supervisors)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def unfollowed(url, headers=None):
+    """A GET whose 3xx answer comes back as it is (urllib follows 307 by itself)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
+            return r.status, dict(r.headers), json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read() or b"null")
 
 
 def counter_node(sv, files, example, dep="count", epoch=None, to=None):
@@ -96,3 +113,125 @@ def test_chained_call_carries_the_epoch(supervisors, file_server, example):
     r = s1.call("ch", "counter", "increment")
     assert r.status == 502 and "stale epoch" in r.json()["errorText"], r
     assert s2.get("/deploy/ch").status == 404
+
+
+# ------------------------------------------------------- planned migration
+
+def migrate(source, target, dep, module, epoch, transfer="t1", **kw):
+    return source.post(f"/deploy/{dep}/modules/{module}/migrate",
+                       json_body={"target": target.base, "epoch": epoch, "transferId": transfer},
+                       **kw)
+
+
+def test_counter_moves_at_41_and_answers_42_on_the_target(supervisors, file_server, example):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 41) == "41"
+    # the orchestrator's step 1: the target gets the new node (fresh module), epoch 2
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
+    r = migrate(s1, s2, "count", "counter", 2)
+    assert r.status == 200, (r, s1.log_text())
+    body = r.json()
+    assert body["status"] == "moved" and body["target"] == s2.base
+    assert body["bytes"] > 0 and body["unavailableMs"] >= 0 and body["resumedCall"] is None
+    r = s2.call("count", "counter", "increment")
+    assert r.status == 200 and r.json()["result"] == {"result": "42"}, r
+    # the heap moved too: every change is in the module's own history
+    assert s2.call("count", "counter", "changes").status == 404   # not an endpoint
+    # later calls on the source are redirected, with the query, to the same path
+    status, headers, body = unfollowed(s1.base + "/count/modules/counter/add?n=5")
+    assert status == 307, body
+    assert headers["Location"] == f"{s2.base}/count/modules/counter/add?n=5"
+    assert body == {"status": "moved", "location": headers["Location"]}
+    status, headers, _ = unfollowed(s1.base + "/module_results/count/counter/x.txt")
+    assert status == 307 and headers["Location"].startswith(s2.base + "/module_results/")
+    # a client that follows redirects gets its answer from the target
+    r = s1.call("count", "counter", "add", {"n": 5})
+    assert r.status == 200 and r.json()["result"] == {"result": "47"}, r
+    # a second migration of the moved module is refused; the source never serves it again
+    assert migrate(s1, s2, "count", "counter", 3).status == 409
+    assert s2.call("count", "counter", "get").json()["result"] == {"result": "47"}
+
+
+def test_failed_transfer_leaves_the_source_serving_unchanged(supervisors, file_server,
+                                                             example):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 3) == "3"
+    # target does not have the module deployed: it refuses the state
+    r = migrate(s1, s2, "count", "counter", 2)
+    assert r.status == 502, r
+    assert s2.base in r.json()["errorText"] and "not deployed" in r.json()["errorText"]
+    assert s1.call("count", "counter", "increment").json()["result"] == {"result": "4"}
+    # target down
+    s2.stop()
+    r = migrate(s1, s2, "count", "counter", 2, transfer="t2")
+    assert r.status == 502 and "cannot reach" in r.json()["errorText"], r
+    assert s1.call("count", "counter", "increment").json()["result"] == {"result": "5"}
+
+
+def test_target_refuses_a_wrong_digest_and_a_stale_epoch(supervisors, file_server, example):
+    s2 = supervisors("s2")
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=4)).status == 200
+    url = s2.base + "/deploy/count/modules/counter/state?transfer=x&epoch=4"
+    r = request("PUT", url, body=b"LQSB" + b"\0" * 20,
+                headers={"X-Liquid-Digest": "sha256:" + "0" * 64, **OCTETS})
+    assert r.status == 409 and "digest mismatch" in r.json()["errorText"], r
+    assert s2.get("/deploy/count/modules/counter/state?transfer=x").json()["received"] == 0
+    import hashlib
+    junk = b"LQSB\1\0\0\0\1\0\0\0"      # one section announced, none there
+    r = request("PUT", url, body=junk,
+                headers={"X-Liquid-Digest": "sha256:" + hashlib.sha256(junk).hexdigest(),
+                         **OCTETS})
+    assert r.status == 400 and "truncated" in r.json()["errorText"], r
+    r = request("PUT", url.replace("epoch=4", "epoch=3"), body=junk,
+                headers={"X-Liquid-Digest": "sha256:" + hashlib.sha256(junk).hexdigest(),
+                         **OCTETS})
+    assert r.status == 409 and "stale epoch" in r.json()["errorText"], r
+    assert s2.call("count", "counter", "increment").json()["result"] == {"result": "1"}
+
+
+OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+def compute_node(sv, files, example, dep="cmp", epoch=None):
+    url = files.put("compute.wasm", example("compute").read_bytes())
+    ep = endpoint(sv.base, dep, "compute", "run", params=(("iterations", "integer"),))
+    extra = {"limits": {"timeoutMs": 120000}}
+    if epoch is not None:
+        extra["epoch"] = epoch
+    return node(dep, [module_entry("compute", url)],
+                [{"module": "compute", "function": "run", "endpoint": ep}], **extra)
+
+
+ITERATIONS = 60_000_000
+
+
+def test_long_computation_moves_mid_call_and_its_caller_gets_the_result(
+        supervisors, file_server, example, liquid):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(compute_node(s1, file_server, example, epoch=1)).status == 200
+    assert s2.deploy(compute_node(s2, file_server, example, epoch=2)).status == 200
+    expected = liquid("run", "--invoke", "run", str(example("compute")), str(ITERATIONS))
+    expected = expected.stdout.strip()
+
+    answer = {}
+
+    def call():
+        answer["r"] = s1.call("cmp", "compute", "run", {"iterations": ITERATIONS}, timeout=120)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(0.5)                     # well inside the call
+    r = migrate(s1, s2, "cmp", "compute", 2)
+    assert r.status == 200, (r, s1.log_text())
+    resumed = r.json()["resumedCall"]
+    assert resumed, r
+    caller.join(120)
+    got = answer["r"]
+    assert got.status == 200, (got, s1.log_text(), s2.log_text())
+    assert got.json()["result"] == {"result": expected}
+    assert request_id_of(got.json()["resultUrl"]) == resumed
+    # both histories hold the call, done, under its one id; it ran on the target
+    e1, e2 = s1.history(resumed).json(), s2.history(resumed).json()
+    assert e1["success"] and e2["success"] and e1["result"] == e2["result"] == expected
