@@ -235,3 +235,144 @@ def test_long_computation_moves_mid_call_and_its_caller_gets_the_result(
     # both histories hold the call, done, under its one id; it ran on the target
     e1, e2 = s1.history(resumed).json(), s2.history(resumed).json()
     assert e1["success"] and e2["success"] and e1["result"] == e2["result"] == expected
+
+
+class BreakingProxy:
+    """A TCP proxy to target that cuts the connection once, after `cut_after` bytes
+    from the client, then passes everything (a network that fails mid-transfer)."""
+
+    def __init__(self, target_port, cut_after):
+        import socket
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.cuts = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self.pipe, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(server, client, False),
+                             daemon=True).start()
+
+    def pipe(self, src, dst, upstream):
+        import socket
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if upstream and not self.cuts and self.cut_after is not None:
+                    if len(data) >= self.cut_after:
+                        dst.sendall(data[:self.cut_after])
+                        self.cuts += 1
+                        break
+                    self.cut_after -= len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def stop(self):
+        self.listener.close()
+
+
+def test_broken_transfer_continues_from_the_parts_kept(supervisors, file_server, example):
+    s1 = supervisors("s1", args=["--transfer-part", "8K"])
+    s2 = supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 41) == "41"
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
+    proxy = BreakingProxy(s2.port, cut_after=30000)   # inside the 4th part
+    try:
+        r = s1.post("/deploy/count/modules/counter/migrate",
+                    json_body={"target": proxy.base, "epoch": 2, "transferId": "broken"})
+        assert r.status == 200, (r, s1.log_text(), s2.log_text())
+        assert proxy.cuts == 1
+        assert r.json()["bytes"] > 30000
+    finally:
+        proxy.stop()
+    assert s2.call("count", "counter", "increment").json()["result"] == {"result": "42"}
+    # the target kept nothing of the finished transfer
+    assert s2.get("/deploy/count/modules/counter/state?transfer=broken").json() == {
+        "received": 0, "digest": None}
+
+
+def test_parts_survive_and_continue_by_hand(supervisors, file_server, example):
+    """The target's side alone: parts are kept under the transfer id (across a restart
+    of the target), GET says how much, and a part that does not follow is refused."""
+    import hashlib
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 7) == "7"
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
+    # take the bundle as s1 would send it: by migrating through a recording server
+    recorded = {}
+
+    class Recorder(__import__("http.server").server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"received": 0}')
+
+        def do_PUT(self):
+            n = int(self.headers["Content-Length"])
+            recorded["digest"] = self.headers["X-Liquid-Digest"]
+            recorded["bytes"] = self.rfile.read(n)
+            self.send_response(500)     # refuse: s1 keeps serving
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"errorText": "recording only"}')
+
+        def log_message(self, *a):
+            pass
+
+    import http.server
+    rec = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=rec.serve_forever, daemon=True).start()
+    try:
+        r = s1.post("/deploy/count/modules/counter/migrate", json_body={
+            "target": f"http://127.0.0.1:{rec.server_address[1]}", "epoch": 2,
+            "transferId": "rec"})
+        assert r.status == 502 and "recording only" in r.json()["errorText"], r
+    finally:
+        rec.shutdown()
+    bundle, digest = recorded["bytes"], recorded["digest"]
+    assert digest == "sha256:" + hashlib.sha256(bundle).hexdigest()
+    assert s1.call("count", "counter", "increment").json()["result"] == {"result": "8"}
+
+    url = s2.base + "/deploy/count/modules/counter/state?transfer=hand&epoch=2"
+    half, total = len(bundle) // 2, len(bundle)
+
+    def put(first, last):
+        return request("PUT", url, body=bundle[first:last + 1], headers={
+            **OCTETS, "X-Liquid-Digest": digest,
+            "Content-Range": f"bytes {first}-{last}/{total}"})
+
+    r = put(0, half - 1)
+    assert r.status == 202 and r.json()["received"] == half, r
+    s2.stop()
+    s2.start()
+    status = s2.get("/deploy/count/modules/counter/state?transfer=hand").json()
+    assert status == {"received": half, "digest": digest}
+    r = put(half + 10, total - 1)               # does not follow what was kept
+    assert r.status == 416 and r.json()["received"] == half, r
+    r = put(half, total - 1)
+    assert r.status == 200 and r.json() == {"status": "restored", "resumedCall": None}, r
+    assert s2.call("count", "counter", "get").json()["result"] == {"result": "7"}
