@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "orchestrator/checkpoint.h"
 #include "orchestrator/events.h"
+#include "orchestrator/migration.h"
 #include "orchestrator/store.h"
 
 #include <pthread.h>
@@ -665,6 +666,9 @@ static void device_back(failover *f, const change *c)
     orchestrator *o = f->o;
     json_t *list = NULL;
     char err[512];
+    /* a drained device that is back (it was lost, then answered again) may be
+     * placed on again */
+    placement_set_leaving(o->placement, c->device, false);
     if (store_deployment_list(o->store, &list, err, sizeof err) != STORE_OK) {
         log_error("failover.store_failed", "device=%s reason=%s", c->device, log_quote(err));
         return;
