@@ -1,0 +1,323 @@
+"""Issue 5, Done-when 1-5: functions that move between devices with their state, on a
+simulated LAN (testnet.sh): an orchestrator on h1 and supervisors s1, s2, s3 on h2-h4,
+registered directly (mDNS off), health checked every 300 ms. Every execution goes
+through the orchestrator's POST /execute, as a user's would.
+
+The modules are the examples': counter (its count lives in linear memory), fibo, and
+compute (a long deterministic computation whose answer `liquid run --invoke run`
+gives). "S3 calls S1" is a two-step manifest fibo (on s3) -> counter.add (on s1): the
+counter adds what fibo answers, and the chain's result is the count.
+
+1. SIGTERM of s1: it drains; the counter, at 41, answers 42 on the device it moved
+   to; executions of s3's chain run throughout and none fails.
+2. kill -9 of s1: the counter continues from its newest checkpoint on s2; s3's chain
+   is rerouted there; a long /execute in flight on s1 when it died returns the result
+   of an uninterrupted run.
+3. Live migration of compute mid-call: the call is suspended, carried to s2 and
+   resumed; the caller gets the uninterrupted run's result.
+4. s1's link cut long enough for it to be replaced, then restored: s1 serves nothing
+   of the deployment afterwards (nor during the cut), and the counter on s2 goes on
+   from where s1's last checkpoint left it.
+5. Three threads executing the counter while it migrates: every execution returns a
+   result, and the results are exactly 1..N (none executed twice, none lost).
+"""
+import json
+import signal
+import time
+
+import pytest
+
+import testnet
+from liquid_testnet_util import LiquidNet, in_background, step, wait_until
+
+# compute.run's iterations for a call that is surely still running half a second after
+# it started (about 2 s of CPU at full speed on this machine's interpreter)
+COMPUTE_ITERATIONS = 100_000_000
+OK_BUT_NOT_SERVED = (307, 404, 409, 503)     # moved, gone, stale epoch, fenced
+
+
+@pytest.fixture(scope="module")
+def compute_reference(liquid, example):
+    """compute.run(COMPUTE_ITERATIONS) run uninterrupted by `liquid run`."""
+    done = liquid("run", "--invoke", "run", example("compute"), str(COMPUTE_ITERATIONS),
+                  timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def run_on_testnet(body, hosts, liquid_bin, build_dir, **kwargs):
+    testnet.require()
+    return testnet.run(body, hosts=hosts, timeout=240, liquid=str(liquid_bin),
+                       build_dir=str(build_dir), **kwargs)
+
+
+def result_of(r):
+    """The chain's final result of a 200 /execute answer, as an int."""
+    return int(r.json()["result"]["result"])
+
+
+def count_to_41(ln, dep):
+    """fibo(8) + fibo(4) + fibo(2) = 34 + 5 + 2: the counter at 41 in three executions."""
+    for n in (8, 4, 2):
+        r = ln.execute(dep, {"param0": n})
+        ln.check(r.status == 200, f"execution before the fault failed: {r}")
+    ln.check(result_of(r) == 41, f"the counter should be at 41: {r.json()}")
+    return r
+
+
+def wait_running(ln, dep, timeout=30):
+    """Waits until an execution of dep is recorded as running, and a little more, so
+    that its call has reached the device and runs there."""
+    wait_until(lambda: [e for e in ln.executions(dep) if e["status"] == "running"], timeout,
+               what="the execution to start", on_timeout=ln.logs)
+    time.sleep(0.5)
+
+
+def wait_checkpointed(ln, dep, after_seq, quiet_s=1.5, timeout=30):
+    """Waits for a checkpoint of dep stored after event seq `after_seq`, then for the
+    checkpoints to settle (none for quiet_s: the module has not changed since)."""
+    ln.wait_event("checkpoint.stored", dep, after=after_seq, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        newest = ln.events("checkpoint.stored", subject=dep)[-1]
+        time.sleep(quiet_s)
+        if ln.events("checkpoint.stored", subject=dep)[-1]["seq"] == newest["seq"]:
+            return newest
+    raise AssertionError("checkpoints did not settle\n" + ln.logs())
+
+
+def routes_of(ln, name, dep, module, func):
+    """Where supervisor `name` sends module.func's result next (its `to` URL)."""
+    node = ln.node_on(name, dep)
+    ln.check(node is not None, f"{name} does not hold deployment {dep}")
+    manifest = node.get("manifest", node)
+    return manifest["instructions"]["modules"][module][func]["to"]["url"]
+
+
+# ------------------------------------------------------------ 1. SIGTERM drains
+
+def sigterm_drains(net, liquid, build_dir):
+    ln = LiquidNet(net, liquid, build_dir)
+    ln.add_module("fibo")
+    ln.add_module("counter")
+    dep = ln.create("chain", step("fibo", "fibo", "s3"),
+                    step("counter", "add", "s1", failovers=["s2"]))
+    ln.deploy(dep)
+    count_to_41(ln, dep)
+    ids, names = ln.ids(), ln.names()
+    seq = ln.last_event_seq()
+
+    # executions of s3's chain one after another from before SIGTERM until s1 has
+    # exited and two more have run
+    ln.signal("s1", signal.SIGTERM)
+    answers, after_exit = [], 0
+    deadline = time.monotonic() + 90
+    while after_exit < 2:
+        ln.check(time.monotonic() < deadline, f"s1 still running 90 s after SIGTERM: "
+                 f"{ln.procs['s1'].poll()}")
+        exited = ln.procs["s1"].poll() is not None
+        r = ln.execute(dep, {"param0": 1})
+        ln.check(r.status == 200, f"execution {len(answers) + 1} after SIGTERM failed: {r}")
+        answers.append(r.json())
+        after_exit += exited
+    ln.check(ln.wait_exit("s1") == 0, "s1 did not exit 0 after draining")
+
+    values = [int(a["result"]["result"]) for a in answers]
+    ln.check(values == list(range(42, 42 + len(values))),
+             f"the counter did not go on from 41 one by one: {values}")
+    completed = ln.wait_event("migration.completed", dep, after=seq)
+    target = names[completed["data"]["to"]]
+    ln.check(completed["data"]["from"] == ids["s1"] and target != "s1", completed)
+    # after s1 left, the chain runs s3 -> target, and s3 sends there
+    last = answers[-1]["steps"]
+    ln.check([names[s["device"]] for s in last] == ["s3", target], last)
+    ln.check(routes_of(ln, "s3", dep, "fibo", "fibo") == ln.url(target),
+             "s3 was not rerouted to the counter's new device")
+    ln.check(ln.placed(dep) == ["s3", target], ln.placed(dep))
+    failed = ln.events("execution.failed", after=seq)
+    ln.check(not failed, f"failed executions: {failed}")
+    return {"values": values, "target": target,
+            "drained": [e["type"] for e in ln.events("device.draining", after=seq)],
+            "trigger": completed["data"].get("trigger")}
+
+
+def test_sigterm_moves_the_counter_and_no_execution_fails(liquid_bin, build_dir):
+    result = run_on_testnet(sigterm_drains, 4, liquid_bin, build_dir)
+    assert result["values"][0] == 42
+    assert result["drained"] == ["device.draining"]
+    assert result["trigger"] == "drain"
+
+
+# ------------------------------------------------------------ 2. kill -9
+
+def kill_recovers_from_checkpoint(net, liquid, build_dir, iterations, reference):
+    ln = LiquidNet(net, liquid, build_dir)
+    for module in ("fibo", "counter", "compute"):
+        ln.add_module(module)
+    dep = ln.create("chain", step("fibo", "fibo", "s3"),
+                    step("counter", "add", "s1", failovers=["s2"]))
+    long_dep = ln.create("long", step("compute", "run", "s1", failovers=["s2"]))
+    ln.deploy(dep)
+    ln.deploy(long_dep)
+    ids, names = ln.ids(), ln.names()
+    count_to_41(ln, dep)
+    wait_checkpointed(ln, dep, ln.events("execution.finished")[-1]["seq"])
+
+    join = in_background(ln.execute, long_dep, {"param0": iterations}, timeout=300)
+    wait_running(ln, long_dep)
+    seq = ln.last_event_seq()
+    ln.signal("s1", signal.SIGKILL)
+    ln.wait_exit("s1")
+    for d in (dep, long_dep):
+        ln.wait_event("deployment.failover", d, after=seq)
+    restored = ln.wait_event("checkpoint.restored", dep, after=seq)
+
+    r = ln.execute(dep, {"param0": 1})
+    ln.check(r.status == 200, f"the chain failed after failover: {r}")
+    ln.check(result_of(r) == 42, f"the counter did not continue from 41: {r.json()}")
+    ln.check([names[s["device"]] for s in r.json()["steps"]] == ["s3", "s2"], r.json())
+    ln.check(routes_of(ln, "s3", dep, "fibo", "fibo") == ln.url("s2"),
+             "s3 was not rerouted to s2")
+
+    cut = join(300)
+    ln.check(cut.status == 200, f"the execution in flight when s1 died failed: {cut}")
+    record = ln.execution(cut.json()["executionId"])
+    return {"in_flight": cut.json()["result"], "attempts": record.get("attempts", []),
+            "s1": ids["s1"], "restored_on": restored["data"]["device"], "s2": ids["s2"],
+            "long_on": ln.placed(long_dep)}
+
+
+def test_kill_9_continues_from_the_checkpoint(liquid_bin, build_dir, compute_reference):
+    result = run_on_testnet(kill_recovers_from_checkpoint, 4, liquid_bin, build_dir,
+                            iterations=COMPUTE_ITERATIONS, reference=compute_reference)
+    assert result["restored_on"] == result["s2"]
+    assert result["long_on"] == ["s2"]
+    # the execution running on s1 when it died was run again on s2 and answered
+    assert result["in_flight"] == {"result": compute_reference}
+    assert [a["device"] for a in result["attempts"]] == [result["s1"]], result["attempts"]
+
+
+# ------------------------------------------------------- 3. live migration mid-call
+
+def live_migration_mid_call(net, liquid, build_dir, iterations):
+    ln = LiquidNet(net, liquid, build_dir, supervisors=("s1", "s2"))
+    ln.add_module("compute")
+    dep = ln.create("long", step("compute", "run", "s1"))
+    ln.deploy(dep)
+    ids = ln.ids()
+    join = in_background(ln.execute, dep, {"param0": iterations}, timeout=300)
+    wait_running(ln, dep)
+    moved = ln.migrate(dep, step=0, device="s2")
+    ln.check(moved.status == 200, f"the migration failed: {moved}")
+    r = join(300)
+    ln.check(r.status == 200, f"the migrated call's execution failed: {r}")
+    after = ln.execute(dep, {"param0": 1000})
+    ln.check(after.status == 200, f"an execution after the migration failed: {after}")
+    return {"record": moved.json(), "execution": r.json(), "s1": ids["s1"], "s2": ids["s2"],
+            "placed": ln.placed(dep), "after": after.json()}
+
+
+def test_live_migration_mid_call_gives_the_uninterrupted_result(liquid_bin, build_dir, liquid,
+                                                                example, compute_reference):
+    result = run_on_testnet(live_migration_mid_call, 3, liquid_bin, build_dir,
+                            iterations=COMPUTE_ITERATIONS)
+    record, execution = result["record"], result["execution"]
+    assert (record["from"], record["to"]) == (result["s1"], result["s2"])
+    # the call was suspended mid-way and carried: it is the one the caller waited on
+    assert record["resumedCall"], record
+    assert record["resumedCall"] == execution["steps"][0]["requestId"]
+    assert execution["result"] == {"result": compute_reference}
+    assert result["placed"] == ["s2"]
+    small = liquid("run", "--invoke", "run", example("compute"), "1000")
+    assert result["after"]["result"] == {"result": small.stdout.strip()}
+    assert result["after"]["resultUrl"].startswith("http://10.77.0.3:8080/")
+
+
+# ------------------------------------------------------------ 4. link cut
+
+def link_cut_then_restored(net, liquid, build_dir):
+    ln = LiquidNet(net, liquid, build_dir, supervisors=("s1", "s2"))
+    ln.add_module("counter")
+    dep = ln.create("count", step("counter", "increment", "s1", failovers=["s2"]))
+    ln.deploy(dep)
+    for _ in range(5):
+        r = ln.execute(dep)
+        ln.check(r.status == 200, r)
+    ln.check(result_of(r) == 5, r.json())
+    wait_checkpointed(ln, dep, ln.events("execution.finished")[-1]["seq"])
+    s1_url = f"{ln.url('s1')}/{dep}/modules/counter/increment"
+
+    seq = ln.last_event_seq()
+    ln.cut("s1")
+    ln.wait_event("deployment.failover", dep, after=seq)
+    # the counter serves on s2 now, from s1's last checkpoint
+    r = ln.execute(dep)
+    ln.check(r.status == 200 and result_of(r) == 6, f"on s2 after the cut: {r}")
+    ln.check(ln.placed(dep) == ["s2"], ln.placed(dep))
+    # meanwhile s1, cut off, serves nothing to a caller on its own side of the cut
+    during = [ln.call_on_host("s1", "POST", s1_url)[::2] for _ in range(3)]
+    ln.check(all(s in OK_BUT_NOT_SERVED for s, _ in during),
+             f"s1 served its stale copy while cut off: {during}")
+
+    seq = ln.last_event_seq()
+    ln.restore("s1")
+    ln.wait_event("device.active", ln.ids()["s1"], after=seq)
+    wait_until(lambda: ln.node_on("s1", dep) is None, 30, what="s1 to drop its copy",
+               on_timeout=ln.logs)
+    after = []
+    for method, function in (("POST", "increment"), ("GET", "get"), ("POST", "increment")):
+        status, headers, body = ln.call("s1", dep, "counter", function, method=method)
+        after.append((status, headers.get("Location"), body))
+    ln.check(all(s in OK_BUT_NOT_SERVED for s, _, _ in after),
+             f"s1 served the replaced deployment after it came back: {after}")
+    r = ln.execute(dep)
+    ln.check(r.status == 200 and result_of(r) == 7, f"the counter on s2 afterwards: {r}")
+    return {"during": during, "after": after, "s2": ln.url("s2"),
+            "resultUrl": r.json()["resultUrl"]}
+
+
+def test_link_cut_device_serves_nothing_of_the_replaced_deployment(liquid_bin, build_dir):
+    result = run_on_testnet(link_cut_then_restored, 3, liquid_bin, build_dir)
+    for status, location, _ in result["after"]:
+        if status == 307:
+            assert location.startswith(result["s2"] + "/"), result["after"]
+    assert result["resultUrl"].startswith(result["s2"] + "/")
+
+
+# ---------------------------------------------- 5. steady load during a migration
+
+def load_during_migration(net, liquid, build_dir):
+    from liquid_testnet_util import Load
+    ln = LiquidNet(net, liquid, build_dir, supervisors=("s1", "s2"))
+    ln.add_module("counter")
+    dep = ln.create("count", step("counter", "increment", "s1"))
+    ln.deploy(dep)
+    ids = ln.ids()
+    load = Load(lambda: ln.execute(dep), threads=3)
+    try:
+        wait_until(lambda: load.count() >= 20, 60, what="20 executions before the migration")
+        moved = ln.migrate(dep, step=0, device="s2")
+        at_end = load.count()
+        wait_until(lambda: load.count() >= at_end + 20, 60,
+                   what="20 executions after the migration")
+    finally:
+        outcomes = load.stop()
+    ln.check(moved.status == 200, f"the migration failed: {moved}")
+    bad = [(i, v) for i, _, _, v in outcomes if not (hasattr(v, "status") and v.status == 200)]
+    ln.check(not bad, f"{len(bad)} of {len(outcomes)} executions failed: {bad[:5]}")
+    answers = [v.json() for _, _, _, v in outcomes]
+    return {"values": [int(a["result"]["result"]) for a in answers],
+            "devices": [a["steps"][0]["device"] for a in answers],
+            "s1": ids["s1"], "s2": ids["s2"], "record": moved.json(),
+            "recorded": len(ln.executions(dep))}
+
+
+def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_dir):
+    result = run_on_testnet(load_during_migration, 3, liquid_bin, build_dir)
+    values = result["values"]
+    # one gapless sequence: every execution incremented the one instance exactly once
+    assert sorted(values) == list(range(1, len(values) + 1)), values
+    assert result["recorded"] == len(values)
+    assert result["devices"].count(result["s1"]) >= 20, result["devices"]
+    assert result["devices"].count(result["s2"]) >= 1, result["devices"]
+    assert result["record"]["to"] == result["s2"]
