@@ -306,13 +306,13 @@ struct sysinfo_sampler {
     pthread_mutex_t lock;       /* health checks may come from several HTTP threads */
     bool has_cpu;
     cpu_times cpu;
+    double last_cpu;            /* the figure of the last interval long enough to measure */
     json_t *traffic;            /* {<if>: [down, up]} at the previous call */
 };
 
 /* Minimum interval for a CPU figure to mean something: /proc/stat counts in ticks
  * of 10 ms, so a shorter interval is mostly rounding. */
 #define CPU_SAMPLE_MIN_TICKS 5
-#define CPU_FIRST_SAMPLE_NS 100000000L
 
 static bool read_cpu_times(cpu_times *out)
 {
@@ -341,23 +341,28 @@ static double fraction(double part, double whole)
     return f < 0 ? 0 : f > 1 ? 1 : f;
 }
 
+/* CPU use since the previous call. A health check must answer quickly (the
+ * orchestrator takes its time as the device's round trip), so it never waits for an
+ * interval: the sampler takes its first reading when it is made, and a call that
+ * comes too soon after the previous one repeats that one's figure. */
 static bool cpu_usage(sysinfo_sampler *s, double *out)
 {
     cpu_times now;
     if (!read_cpu_times(&now))
         return false;
-    if (!s->has_cpu || now.total - s->cpu.total < CPU_SAMPLE_MIN_TICKS) {
-        /* No interval yet (or one too short to measure): sample a short one now. */
-        cpu_times before = s->has_cpu && now.total > s->cpu.total ? s->cpu : now;
-        struct timespec pause = {0, CPU_FIRST_SAMPLE_NS};
-        nanosleep(&pause, NULL);
-        if (!read_cpu_times(&now))
-            return false;
-        s->cpu = before;
+    if (!s->has_cpu) {
+        s->cpu = now;
+        s->has_cpu = true;
+        *out = 0;
+        return true;
     }
-    *out = fraction((double)(now.busy - s->cpu.busy), (double)(now.total - s->cpu.total));
+    if (now.total - s->cpu.total < CPU_SAMPLE_MIN_TICKS) {
+        *out = s->last_cpu;
+        return true;
+    }
+    s->last_cpu = fraction((double)(now.busy - s->cpu.busy), (double)(now.total - s->cpu.total));
     s->cpu = now;
-    s->has_cpu = true;
+    *out = s->last_cpu;
     return true;
 }
 
@@ -432,8 +437,10 @@ static json_t *network_usage(sysinfo_sampler *s)
 sysinfo_sampler *sysinfo_sampler_new(void)
 {
     sysinfo_sampler *s = calloc(1, sizeof *s);
-    if (s)
-        pthread_mutex_init(&s->lock, NULL);
+    if (!s)
+        return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    s->has_cpu = read_cpu_times(&s->cpu);   /* the first check has an interval to measure */
     return s;
 }
 
