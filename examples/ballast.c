@@ -1,12 +1,12 @@
 /*
  * ballast.c — a reactor module whose state is mostly linear memory, for measuring how
- * long moving a function with its state takes (bench/migration): fill(mib) grows the
- * ballast to that many MiB and fills all of it with a pattern, touch(percent) changes
- * that share of its 4 KiB pages (a checkpoint then has that much to send), digest()
- * folds every byte into one number so a moved copy can be checked against the
- * original, size() answers at once (a probe of whether the module is serving).
+ * long moving a function with its state takes (bench/migration): ballast(mib, percent)
+ * grows the ballast to that many MiB, writing every new byte, and changes that share
+ * of its 4 KiB chunks (a checkpoint then has that much to send); fill and touch do
+ * one of the two; digest() folds every byte into one number so a moved copy can be
+ * checked against the original; size() answers at once.
  *
- *   liquid run --invoke fill ballast.wasm 16      -> 16777216
+ *   liquid run --invoke ballast ballast.wasm 16 1      -> 16777216
  *
  * The ballast is memory this module grows itself at the end of linear memory, so its
  * size is exact: no allocator overhead, and nothing else lives in it.
@@ -47,22 +47,18 @@ static int grow_to(uint32_t bytes)
     return 1;
 }
 
-/* Makes the ballast `mib` MiB (it never shrinks) and writes every byte of it.
- * Returns its size in bytes, or -1 when memory cannot grow that far. */
-__attribute__((export_name("fill"))) int64_t fill(int32_t mib)
+/* Writes every byte from `from` to the end of the ballast. */
+static void write_from(uint32_t from)
 {
-    if (mib < 0 || mib > 4000 || !grow_to((uint32_t)mib * 1024u * 1024u))
-        return -1;
     generation++;
     uint64_t *words = (uint64_t *)ballast;
-    for (uint32_t i = 0; i < ballast_bytes / 8; i++)
+    for (uint32_t i = from / 8; i < ballast_bytes / 8; i++)
         words[i] = mix(generation * UINT64_C(0x9e3779b97f4a7c15) + i);
-    return ballast_bytes;
 }
 
 /* Changes `percent` of the ballast's 4 KiB chunks, spread evenly (one word in every
  * 100/percent-th chunk). Returns how many chunks changed. */
-__attribute__((export_name("touch"))) int32_t touch(int32_t percent)
+static int32_t touch_chunks(int32_t percent)
 {
     if (percent <= 0 || !ballast_bytes)
         return 0;
@@ -76,6 +72,35 @@ __attribute__((export_name("touch"))) int32_t touch(int32_t percent)
         changed++;
     }
     return changed;
+}
+
+/* The one export a deployment calls (a manifest step names one function): grows the
+ * ballast to at least `mib` MiB, writing every new byte, then changes `percent` of
+ * its chunks. Returns the ballast's size in bytes, or -1 when memory cannot grow that
+ * far. ballast(0, 0) changes nothing: a cheap probe of whether the module serves. */
+__attribute__((export_name("ballast"))) int64_t ballast_step(int32_t mib, int32_t percent)
+{
+    uint32_t old = ballast_bytes;
+    if (mib < 0 || mib > 4000 || !grow_to((uint32_t)mib * 1024u * 1024u))
+        return -1;
+    if (ballast_bytes > old)
+        write_from(old);
+    touch_chunks(percent);
+    return ballast_bytes;
+}
+
+/* Rewrites the whole ballast at `mib` MiB (it never shrinks); its size in bytes. */
+__attribute__((export_name("fill"))) int64_t fill(int32_t mib)
+{
+    if (mib < 0 || mib > 4000 || !grow_to((uint32_t)mib * 1024u * 1024u))
+        return -1;
+    write_from(0);
+    return ballast_bytes;
+}
+
+__attribute__((export_name("touch"))) int32_t touch(int32_t percent)
+{
+    return touch_chunks(percent);
 }
 
 /* Every byte of the ballast folded into one number (0 when there is none). */
