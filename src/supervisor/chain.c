@@ -33,11 +33,12 @@ static void sleep_ms(long ms)
         ;
 }
 
-/* The next step's URL: to.url (without its trailing '/') + to.path [+ ?param=value]. */
-static char *next_url(const manifest_endpoint *to, const char *primitive)
+/* The next step's URL: base (to.url, without its trailing '/') + to.path
+ * [+ ?param=value]. */
+static char *next_url(const manifest_endpoint *to, const char *base, const char *primitive)
 {
-    size_t base_len = strlen(to->url);
-    while (base_len && to->url[base_len - 1] == '/')
+    size_t base_len = strlen(base);
+    while (base_len && base[base_len - 1] == '/')
         base_len--;
     char *query = NULL;
     if (primitive && to->param_count) {
@@ -53,7 +54,7 @@ static char *next_url(const manifest_endpoint *to, const char *primitive)
             return NULL;
     }
     char *url;
-    if (asprintf(&url, "%.*s%s%s", (int)base_len, to->url, to->path, query ? query : "") < 0)
+    if (asprintf(&url, "%.*s%s%s", (int)base_len, base, to->path, query ? query : "") < 0)
         url = NULL;
     free(query);
     return url;
@@ -151,10 +152,10 @@ static void follow(const char *result_url, double deadline, chain_outcome *out)
  * learns so (docs/migration.md). A file transfer goes without it: the multipart
  * client takes no extra headers. */
 static bool call_next(const manifest_endpoint *to, const char *url, const chain_file *files,
-                      size_t file_count, long timeout_ms, uint64_t epoch, http_result *r)
+                      size_t file_count, long timeout_ms, const uint64_t *epoch, http_result *r)
 {
     char epoch_text[24];
-    snprintf(epoch_text, sizeof epoch_text, "%llu", (unsigned long long)epoch);
+    snprintf(epoch_text, sizeof epoch_text, "%llu", epoch ? (unsigned long long)*epoch : 0ull);
     http_header header = {"X-Liquid-Epoch", epoch_text};
     if (file_count) {
         http_part *parts = calloc(file_count, sizeof *parts);
@@ -170,23 +171,106 @@ static bool call_next(const manifest_endpoint *to, const char *url, const chain_
         free(parts);
         return answered;
     }
-    return http_request_send(strcmp(to->method, "post") ? "GET" : "POST", url, &header, 1,
-                             NULL, 0, NULL, timeout_ms, r);
+    return http_request_send(strcmp(to->method, "post") ? "GET" : "POST", url, &header,
+                             epoch ? 1 : 0, NULL, 0, NULL, timeout_ms, r);
+}
+
+/* scheme://host:port of a URL (malloc'ed), or NULL. */
+static char *base_of(const char *url)
+{
+    const char *host = url ? strstr(url, "://") : NULL;
+    if (!host)
+        return NULL;
+    const char *end = strchr(host + 3, '/');
+    return end ? strndup(url, (size_t)(end - url)) : strdup(url);
+}
+
+/* Why the next step should be looked up again, or NULL. */
+static const char *reroute_reason(bool answered, const http_result *r)
+{
+    if (!answered)
+        return "unreachable";
+    if (r->status == 307)
+        return "moved";
+    if (r->status == 409 && r->body && strstr(r->body, "stale epoch"))
+        return "stale epoch";
+    return NULL;
+}
+
+/* Where the next step runs now: the orchestrator's word (with the placement's epoch,
+ * *has_epoch), else the 307's Location. */
+static char *look_up(const manifest_endpoint *to, const chain_context *ctx,
+                     const http_result *r, uint64_t *epoch, bool *has_epoch)
+{
+    *has_epoch = false;
+    char module[256] = "", function[256] = "";
+    if (sscanf(to->path, "/%*[^/]/modules/%255[^/]/%255[^/?]", module, function) != 2)
+        return NULL;
+    if (ctx->orchestrator_url) {
+        char *m = http_url_encode(module), *f = http_url_encode(function), *url = NULL;
+        if (m && f && asprintf(&url, "%s/liquid/route/%s/%s?function=%s", ctx->orchestrator_url,
+                               ctx->deployment, m, f) < 0)
+            url = NULL;
+        free(m);
+        free(f);
+        http_result answer = {0};
+        char *base = NULL;
+        if (url && http_get(url, 5000, &answer) && answer.status == 200) {
+            json_t *body = http_result_json(&answer);
+            base = base_of(json_string_value(json_object_get(body, "url")));
+            json_t *e = json_object_get(body, "epoch");
+            if (base && json_is_integer(e) && json_integer_value(e) >= 0) {
+                *epoch = (uint64_t)json_integer_value(e);
+                *has_epoch = true;
+            }
+            json_decref(body);
+        }
+        http_result_free(&answer);
+        free(url);
+        if (base)
+            return base;
+    }
+    return r->status == 307 ? base_of(r->location) : NULL;
 }
 
 void chain_forward(const manifest_endpoint *to, const char *primitive, const chain_file *files,
-                   size_t file_count, long timeout_ms, const char *request_id, uint64_t epoch,
+                   size_t file_count, long timeout_ms, const chain_context *ctx,
                    chain_outcome *out)
 {
     memset(out, 0, sizeof *out);
+    const char *request_id = ctx->request_id;
     double deadline = now_ms() + (double)timeout_ms;
-    out->next_url = next_url(to, file_count ? NULL : primitive);
+    out->next_url = next_url(to, to->url, file_count ? NULL : primitive);
     if (!out->next_url) {
         snprintf(out->error, sizeof out->error, "out of memory");
         return;
     }
     http_result r = {0};
-    if (!call_next(to, out->next_url, files, file_count, timeout_ms, epoch, &r)) {
+    bool answered = call_next(to, out->next_url, files, file_count, timeout_ms, &ctx->epoch,
+                              &r);
+    const char *why = reroute_reason(answered, &r);
+    uint64_t epoch = 0;
+    bool has_epoch = false;
+    char *base = why ? look_up(to, ctx, &r, &epoch, &has_epoch) : NULL;
+    char *again = base && strcmp(base, to->url) ? next_url(to, base, file_count ? NULL
+                                                                                 : primitive)
+                                                : NULL;
+    if (again) {
+        log_info("chain.rerouted", "request=%s deployment=%s from=%s to=%s reason=%s",
+                 request_id, ctx->deployment, log_quote(out->next_url), log_quote(again),
+                 log_quote(why));
+        http_result_free(&r);
+        free(out->next_url);
+        out->next_url = again;
+        out->new_base = base;
+        base = NULL;
+        /* this deployment's epoch may be behind the new placement's until the
+         * orchestrator's routes arrive: send the placement's, or none */
+        answered = call_next(to, out->next_url, files, file_count, timeout_ms,
+                             has_epoch ? &epoch : NULL, &r);
+    }
+    free(base);
+    if (!answered) {
         snprintf(out->error, sizeof out->error, "the next step %s cannot be reached: %s",
                  out->next_url, r.error);
     } else if (r.status >= 300) {
@@ -224,5 +308,6 @@ void chain_outcome_free(chain_outcome *out)
     json_decref(out->final_result);
     free(out->next_url);
     free(out->next_result_url);
+    free(out->new_base);
     memset(out, 0, sizeof *out);
 }

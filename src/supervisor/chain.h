@@ -30,13 +30,24 @@ typedef struct chain_outcome {
     json_t *final_result;       /* the pipeline's result (new reference) when ok */
     char *next_url;             /* the URL called (malloc'ed) */
     char *next_result_url;      /* the next step's resultUrl, if it gave one (malloc'ed) */
+    char *new_base;             /* the next step moved: where it is now (malloc'ed) */
     char error[600];            /* when !ok: which step failed and why */
 } chain_outcome;
 
+/* Where the next step is looked up when it moved (docs/migration.md, Rerouting). */
+typedef struct chain_context {
+    const char *request_id;
+    const char *deployment;
+    uint64_t epoch;             /* this deployment's, sent as X-Liquid-Epoch */
+    const char *orchestrator_url;   /* NULL: follow a 307's Location only */
+} chain_context;
+
 /* primitive is the step's own result as text (NULL if it gave files or nothing).
- * epoch is this deployment's, sent as X-Liquid-Epoch. */
+ * A next step that cannot be reached, answers 307 moved or 409 stale epoch is looked
+ * up (GET {orchestrator}/liquid/route/{dep}/{module}, or the 307's Location) and
+ * called once more there; out->new_base then says where it is, for the caller to keep. */
 void chain_forward(const manifest_endpoint *to, const char *primitive, const chain_file *files,
-                   size_t file_count, long timeout_ms, const char *request_id, uint64_t epoch,
+                   size_t file_count, long timeout_ms, const chain_context *ctx,
                    chain_outcome *out);
 void chain_outcome_free(chain_outcome *out);
 

@@ -124,6 +124,15 @@ json_t *device_health(device *d)
     return health ? health : json_object();
 }
 
+char *device_orchestrator_url(device *d)
+{
+    pthread_mutex_lock(&d->lock);
+    char *url = d->link ? orchestrator_link_url(d->link)
+                        : d->orchestrator_url ? strdup(d->orchestrator_url) : NULL;
+    pthread_mutex_unlock(&d->lock);
+    return url;
+}
+
 bool device_has_orchestrator(device *d)
 {
     pthread_mutex_lock(&d->lock);

@@ -24,6 +24,8 @@ json_t *device_description(device *d);
 json_t *device_health(device *d);
 
 bool device_has_orchestrator(device *d);
+/* The orchestrator's URL (malloc'ed), or NULL when there is none. */
+char *device_orchestrator_url(device *d);
 /* POST /register: use this orchestrator from now on, and after a restart. */
 bool device_set_orchestrator(device *d, const char *url, char *err, size_t err_size);
 /* GET /health came in: restart the registration renewal timer if it came from the

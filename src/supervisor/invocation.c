@@ -22,6 +22,7 @@
 #include "supervisor/call_args.h"
 #include "supervisor/chain.h"
 #include "supervisor/departures.h"
+#include "supervisor/device.h"
 #include "supervisor/files.h"
 
 #include <errno.h>
@@ -604,6 +605,57 @@ static void run_module(invocation *inv)
     inv->success = ok;
 }
 
+/* Points every endpoint of the moved module at its new base, in one member of the
+ * manifest (endpoints, or instructions.modules). */
+static void repoint(json_t *section, const char *old_url, const char *prefix, const char *base,
+                    bool under_to)
+{
+    const char *module, *function;
+    json_t *functions, *value;
+    json_object_foreach(section, module, functions) {
+        json_object_foreach(functions, function, value) {
+            json_t *ep = under_to ? json_object_get(value, "to") : value;
+            const char *url = json_string_value(json_object_get(ep, "url"));
+            const char *path = json_string_value(json_object_get(ep, "path"));
+            if (url && path && !strcmp(url, old_url) && !strncmp(path, prefix, strlen(prefix)))
+                json_object_set_new(ep, "url", json_string(base));
+        }
+    }
+}
+
+/* The next step answered from its new place: keep the route, as if the orchestrator
+ * had sent it with PUT /deploy/{id}/routes (the orchestrator sends its own later). */
+static void keep_route(invocation *inv, const manifest_endpoint *next, const char *base)
+{
+    char module[256] = "";
+    char prefix[300];
+    if (sscanf(next->path, "/%*[^/]/modules/%255[^/]/", module) != 1)
+        return;
+    snprintf(prefix, sizeof prefix, "/%s/modules/%s/", inv->dep->id, module);
+    const json_t *json = inv->dep->manifest->json;
+    json_t *routes = json_pack("{s:O, s:O}", "endpoints",
+                               json_object_get(json, "endpoints") ?: json_object(),
+                               "instructions",
+                               json_object_get(json, "instructions") ?: json_object());
+    json_t *copy = routes ? json_deep_copy(routes) : NULL;
+    json_decref(routes);
+    if (!copy)
+        return;
+    repoint(json_object_get(copy, "endpoints"), next->url, prefix, base, false);
+    repoint(json_object_get(json_object_get(copy, "instructions"), "modules"), next->url,
+            prefix, base, true);
+    char err[600];
+    int status = deployment_store_update_routes(inv->sv->deployments, inv->dep->id, copy, err,
+                                                sizeof err);
+    if (status == 200)
+        log_info("route.changed", "deployment=%s module=%s request=%s to=%s", inv->dep->id,
+                 module, inv->id, log_quote(base));
+    else
+        log_warn("route.not_kept", "deployment=%s module=%s request=%s reason=%s",
+                 inv->dep->id, module, inv->id, log_quote(err));
+    json_decref(copy);
+}
+
 static void run_chain(invocation *inv)
 {
     const manifest_endpoint *next = inv->function->next;
@@ -616,9 +668,14 @@ static void run_chain(invocation *inv)
         fail(inv, 500, "out of memory");
         return;
     }
+    char *orchestrator = device_orchestrator_url(inv->sv->device);
+    chain_context ctx = {.request_id = inv->id, .deployment = inv->dep->id,
+                         .epoch = inv->dep->manifest->epoch, .orchestrator_url = orchestrator};
     chain_forward(next, primitive, inv->chain_files, inv->chain_file_count,
-                  (long)inv->sv->config->chain_timeout_ms, inv->id, inv->dep->manifest->epoch,
-                  inv->chain);
+                  (long)inv->sv->config->chain_timeout_ms, &ctx, inv->chain);
+    free(orchestrator);
+    if (inv->chain->new_base)
+        keep_route(inv, next, inv->chain->new_base);
     inv->chained = true;
     if (!inv->chain->ok)
         fail(inv, 502, "%s", inv->chain->error);

@@ -376,3 +376,119 @@ def test_parts_survive_and_continue_by_hand(supervisors, file_server, example):
     r = put(half, total - 1)
     assert r.status == 200 and r.json() == {"status": "restored", "resumedCall": None}, r
     assert s2.call("count", "counter", "get").json()["result"] == {"result": "7"}
+
+
+# -------------------------------------------------------------- rerouting
+
+class FakeOrchestrator:
+    """Answers what a supervisor asks of its orchestrator for issue 5: route lookups
+    (set `routes[(dep, module)] = base`), checkpoints (kept in `checkpoints`), drain
+    and move-away (recorded); everything else (registration, logs) is 200 {}."""
+
+    def __init__(self):
+        import http.server
+        self.routes, self.checkpoints, self.posts, self.lookups = {}, [], [], []
+        self.drain_delay = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def body(self):
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_GET(self):
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if parts[:2] == ["liquid", "route"]:
+                    outer.lookups.append(tuple(parts[2:4]))
+                    base = outer.routes.get(tuple(parts[2:4]))
+                    if not base:
+                        return self.answer(404, {"errorText": "no such step"})
+                    return self.answer(200, {"url": f"{base}/{parts[2]}/modules/{parts[3]}/x",
+                                             "device": "d", "epoch": 1})
+                self.answer(200, {})
+
+            def do_PUT(self):
+                data = self.body()
+                outer.checkpoints.append((self.path, dict(self.headers), data))
+                self.answer(200, {"digest": "sha256:" + "0" * 64, "bytes": len(data)})
+
+            def do_POST(self):
+                data = self.body()
+                outer.posts.append((self.path, data))
+                if self.path == "/liquid/drain":
+                    time.sleep(outer.drain_delay)
+                self.answer(200, {})
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def chain_of_counters(s1, s2, files, example, dep="ch"):
+    """s1.increment -> s2.add(result), both counters, epoch 1."""
+    to = endpoint(s2.base, dep, "counter", "add", params=(("n", "integer"),))
+    assert s2.deploy(counter_node(s2, files, example, dep=dep, epoch=1)).status == 200
+    assert s1.deploy(counter_node(s1, files, example, dep=dep, epoch=1, to=to)).status == 200
+
+
+def next_hop_of(sv, dep="ch"):
+    manifest = sv.get(f"/deploy/{dep}").json()["manifest"]
+    return manifest["instructions"]["modules"]["counter"]["increment"]["to"]["url"]
+
+
+def test_chain_follows_a_moved_next_hop_and_keeps_the_route(supervisors, file_server, example):
+    s1, s2, s3 = supervisors("s1"), supervisors("s2"), supervisors("s3")
+    chain_of_counters(s1, s2, file_server, example)
+    assert s1.call("ch", "counter", "increment").json()["result"] == {"result": "1"}
+    assert s3.deploy(counter_node(s3, file_server, example, dep="ch", epoch=2)).status == 200
+    assert migrate(s2, s3, "ch", "counter", 2).status == 200
+    # s2 answers 307; s1 (no orchestrator) follows the Location and keeps it
+    r = s1.call("ch", "counter", "increment")       # s1: 2, s3.add(2): 1 + 2
+    assert r.status == 200 and r.json()["result"] == {"result": "3"}, (r, s1.log_text())
+    assert next_hop_of(s1) == s3.base
+    assert "event=route.changed" in s1.log_text()
+    # the orchestrator's route push (epoch 2) finds the route already in place
+    manifest = s1.get("/deploy/ch").json()["manifest"]
+    routes = {"endpoints": manifest["endpoints"], "instructions": manifest["instructions"],
+              "epoch": 2}
+    assert request("PUT", s1.base + "/deploy/ch/routes", json_body=routes).status == 200
+    s2.stop()                                       # no longer needed at all
+    r = s1.call("ch", "counter", "increment")       # s1: 3, s3.add(3): 6
+    assert r.status == 200 and r.json()["result"] == {"result": "6"}, r
+
+
+def test_unreachable_next_hop_is_looked_up_at_the_orchestrator(supervisors, file_server,
+                                                               example):
+    orch = FakeOrchestrator()
+    try:
+        s1 = supervisors("s1", args=["--orchestrator-url", orch.base])
+        s2, s3 = supervisors("s2"), supervisors("s3")
+        chain_of_counters(s1, s2, file_server, example)
+        assert s3.deploy(counter_node(s3, file_server, example, dep="ch", epoch=1)).status == 200
+        s2.kill()
+        orch.routes[("ch", "counter")] = s3.base
+        r = s1.call("ch", "counter", "increment")   # s1: 1, s3.add(1): 1
+        assert r.status == 200 and r.json()["result"] == {"result": "1"}, (r, s1.log_text())
+        assert orch.lookups == [("ch", "counter")]
+        assert next_hop_of(s1) == s3.base
+        # with nowhere to go, the failure names the unreachable hop
+        s3.kill()
+        orch.routes.clear()
+        r = s1.call("ch", "counter", "increment")
+        assert r.status == 502 and "cannot be reached" in r.json()["errorText"], r
+    finally:
+        orch.stop()
