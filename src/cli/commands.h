@@ -15,6 +15,7 @@ int command_device(int argc, char **argv);     /* verbs_device.c */
 int command_module(int argc, char **argv);     /* verbs_module.c */
 int command_deploy(int argc, char **argv);     /* verbs_deploy.c */
 int command_exec(int argc, char **argv);       /* verbs_exec.c */
+int command_migrate(int argc, char **argv);    /* verbs_migrate.c */
 int command_logs(int argc, char **argv);       /* verbs_events.c */
 int command_events(int argc, char **argv);     /* verbs_events.c */
 

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"module", command_module, "add, describe, list, show or remove modules"},
     {"deploy", command_deploy, "create, list, show, apply or remove deployments"},
     {"exec", command_exec, "run a deployment once and print its result"},
+    {"migrate", command_migrate, "move a deployed step to another device with its state"},
     {"logs", command_logs, "show the logs supervisors sent to the orchestrator"},
     {"events", command_events, "show (or --follow) the orchestrator's events"},
 };
