@@ -6,6 +6,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "supervisor/files.h"
+#include "supervisor/lease.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -40,6 +41,7 @@ deployment *deployment_new(manifest *m, unsigned version, const char *dir)
     d->id = strdup(m->deployment_id);
     d->dir = strdup(dir);
     d->deployed_at = now_rfc3339();
+    d->created_ms = lease_now_ms();
     d->runtimes = calloc(m->module_count, sizeof *d->runtimes);
     if (!d->id || !d->dir || !d->deployed_at || !d->runtimes) {
         d->manifest = NULL;     /* the caller still owns it on failure */

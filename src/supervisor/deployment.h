@@ -32,6 +32,7 @@ typedef struct deployment {
     unsigned version;
     char *dir;                  /* instance/deployments/<id>/v<version> */
     char *deployed_at;          /* RFC 3339 */
+    uint64_t created_ms;        /* monotonic, when this version came to be (lease.c) */
     manifest *manifest;
     module_runtime **runtimes;  /* parallel to manifest->modules */
     /* Set when a route change (deployment_store_update_routes) gave these runtimes to

@@ -818,6 +818,14 @@ void invocation_handle(supervisor *sv, http_request *req)
         invocation_free(inv);
         return;
     }
+    uint64_t lease_ms;
+    if (lease_expired(&sv->lease, &lease_ms)) {
+        http_respond_error(req, 503, "fenced: no word from the orchestrator for %llu ms; this "
+                           "device serves again after its next health probe",
+                           (unsigned long long)lease_ms);
+        invocation_free(inv);
+        return;
+    }
     int status = inv->base_url ? find_function(inv, req, err, sizeof err) : 500;
     if (!inv->base_url)
         snprintf(err, sizeof err, "out of memory");

@@ -141,9 +141,66 @@ static void handle_thing_description(http_request *req, void *user)
     http_respond_json(req, 200, td);
 }
 
+/* The epoch X-Liquid-Epochs ("dep1=7,dep2=3", or "-") lists for id; false if absent. */
+static bool listed_epoch(const char *list, const char *id, uint64_t *epoch)
+{
+    size_t id_len = strlen(id);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *eq = strchr(p, '=');
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        if (eq && eq < end && (size_t)(eq - p) == id_len && !strncmp(p, id, id_len)) {
+            *epoch = strtoull(eq + 1, NULL, 10);
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+/* The orchestrator's probe: renew the lease; drop what it no longer places here. A
+ * deployment younger than the lease is kept: the probe may predate its deploy. */
+static void take_probe(supervisor *sv, http_request *req)
+{
+    const char *lease_text = http_request_header(req, "X-Liquid-Lease-Ms");
+    const char *epochs = http_request_header(req, "X-Liquid-Epochs");
+    if (!lease_text)
+        return;
+    uint64_t lease_ms = strtoull(lease_text, NULL, 10);
+    if (!lease_ms)
+        return;
+    lease_renew(&sv->lease, lease_ms);
+    if (!epochs)
+        return;
+    size_t count;
+    deployment **all = deployment_store_snapshot(sv->deployments, &count);
+    uint64_t now = lease_now_ms();
+    for (size_t i = 0; i < count; i++) {
+        deployment *d = all[i];
+        uint64_t listed = 0;
+        bool is_listed = listed_epoch(epochs, d->id, &listed);
+        bool young = now - d->created_ms < lease_ms;
+        if (!young && (!is_listed || listed > d->manifest->epoch)) {
+            if (is_listed)
+                departures_stale(sv->departures, d->id, d->manifest->epoch, listed);
+            deployment_store_remove(sv->deployments, d->id);
+            log_warn("deployment.dropped", "deployment=%s epoch=%llu reason=%s", d->id,
+                     (unsigned long long)d->manifest->epoch,
+                     is_listed ? "the orchestrator placed a newer epoch elsewhere"
+                               : "the orchestrator no longer places it here");
+        }
+        deployment_release(d);
+    }
+    free(all);
+}
+
 static void handle_health(http_request *req, void *user)
 {
     supervisor *sv = user;
+    take_probe(sv, req);
     device_health_checked(sv->device, http_request_header(req, "X-Forwarded-For"),
                           http_request_peer_address(req));
     http_response_header(req, "Custom-Orchestrator-Set",

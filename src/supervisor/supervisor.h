@@ -19,6 +19,7 @@
 #include "supervisor/deployment_store.h"
 #include "supervisor/executor.h"
 #include "supervisor/history.h"
+#include "supervisor/lease.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -75,6 +76,7 @@ typedef struct supervisor {
     char *spool_dir;            /* <instance>/spool: uploads and files between steps */
     char *transfer_dir;         /* <instance>/transfers: state arriving from a migration */
     departures *departures;     /* moved modules, stale deployments */
+    lease lease;                /* the orchestrator's, from its health probes */
     atomic_bool stopping;
 } supervisor;
 

@@ -492,3 +492,45 @@ def test_unreachable_next_hop_is_looked_up_at_the_orchestrator(supervisors, file
         assert r.status == 502 and "cannot be reached" in r.json()["errorText"], r
     finally:
         orch.stop()
+
+
+# ------------------------------------------------------------ lease, fencing
+
+def probe(sv, lease_ms, epochs):
+    r = sv.get("/health", headers={"X-Liquid-Lease-Ms": str(lease_ms),
+                                   "X-Liquid-Epochs": epochs})
+    assert r.status == 200, r
+
+
+def test_fenced_after_the_lease_and_dropped_when_replaced(supervisors, file_server, example):
+    s1 = supervisors("s1")
+    assert s1.deploy(counter_node(s1, file_server, example, dep="a", epoch=1)).status == 200
+    assert s1.deploy(counter_node(s1, file_server, example, dep="b", epoch=1)).status == 200
+    # no lease yet: never fenced
+    time.sleep(0.5)
+    assert s1.call("a", "counter", "increment").status == 200
+    probe(s1, 400, "a=1,b=1")
+    assert s1.call("a", "counter", "increment").json()["result"] == {"result": "2"}
+    time.sleep(0.6)                                 # no probe for longer than the lease
+    r = s1.call("a", "counter", "increment")
+    assert r.status == 503, r
+    assert r.json()["errorText"].startswith("fenced: no word from the orchestrator for 400 ms")
+    # the next probe confirms a (same epoch), drops b (replaced at epoch 2 elsewhere)
+    probe(s1, 400, "a=1,b=2")
+    assert s1.call("a", "counter", "increment").json()["result"] == {"result": "3"}
+    r = s1.call("b", "counter", "increment")
+    assert r.status == 409 and "stale epoch" in r.json()["errorText"], r
+    assert s1.get("/deploy/b").status == 404
+    # a deployment the orchestrator no longer lists goes too
+    probe(s1, 400, "-")
+    assert s1.get("/deploy/a").status == 404
+    assert "event=deployment.dropped deployment=a" in s1.log_text()
+
+
+def test_a_fresh_deployment_survives_a_probe_that_predates_it(supervisors, file_server,
+                                                              example):
+    s1 = supervisors("s1")
+    probe(s1, 2000, "-")
+    assert s1.deploy(counter_node(s1, file_server, example, dep="a", epoch=1)).status == 200
+    probe(s1, 2000, "-")                            # sent before the deploy was recorded
+    assert s1.call("a", "counter", "increment").status == 200
