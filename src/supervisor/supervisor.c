@@ -109,7 +109,10 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     log_info("supervisor.listening", "name=%s address=%s port=%u deployments=%zu history=%zu",
              log_quote(c->name), c->bind_address ? c->bind_address : "0.0.0.0", port,
              deployment_store_count(sv->deployments), history_count(sv->history));
-    return device_announce(sv->device, port, err, err_size);
+    if (!device_announce(sv->device, port, err, err_size))
+        return false;
+    sv->cpu_rule = cpu_rule_start(sv);
+    return true;
 }
 
 /* ------------------------------------------------------------- stopping */
@@ -150,6 +153,7 @@ static void *grace_timer_main(void *arg)
 
 static void stop(supervisor *sv)
 {
+    cpu_rule_stop(sv->cpu_rule);
     atomic_store(&sv->stopping, true);
     grace_timer timer = {.grace_ms = sv->config->shutdown_grace_ms,
                          .deployments = sv->deployments};
@@ -212,6 +216,8 @@ int command_supervisor(int argc, char **argv)
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
     log_info("supervisor.stopping", "signal=%s", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    if (signal_number == SIGTERM)
+        move_away_drain(&sv);   /* still serving: the migrations out need it */
     stop(&sv);
     log_info("supervisor.stopped", "name=%s", log_quote(config.name));
     supervisor_config_free(&config);

@@ -55,6 +55,10 @@ typedef struct supervisor_config {
     long long migrate_grace_ms;     /* a running call may finish before it is suspended */
     long long moved_ttl_s;          /* how long a moved module's requests are redirected */
     uint64_t transfer_part_bytes;   /* a state transfer is sent in parts of this size */
+    long long drain_timeout_ms;     /* SIGTERM: how long the orchestrator may take to drain */
+    double move_away_cpu;           /* the CPU rule's threshold (0: off) */
+    char *move_away_cpu_text;       /* as given */
+    long long move_away_for_s;      /* ... for this long */
     log_level log_level;
 } supervisor_config;
 
@@ -65,6 +69,7 @@ void supervisor_config_free(supervisor_config *config);
 
 typedef struct device device;   /* device.c */
 typedef struct departures departures;   /* departures.c */
+typedef struct cpu_rule cpu_rule;       /* move_away.c */
 
 typedef struct supervisor {
     supervisor_config *config;
@@ -77,6 +82,7 @@ typedef struct supervisor {
     char *transfer_dir;         /* <instance>/transfers: state arriving from a migration */
     departures *departures;     /* moved modules, stale deployments */
     lease lease;                /* the orchestrator's, from its health probes */
+    cpu_rule *cpu_rule;         /* --move-away-cpu */
     atomic_bool stopping;
 } supervisor;
 
@@ -98,6 +104,12 @@ bool invocation_resume_carried(supervisor *sv, deployment *dep, const char *modu
 void migrate_out_handle(supervisor *sv, http_request *req);
 void state_transfer_handle_put(supervisor *sv, http_request *req);
 void state_transfer_handle_get(supervisor *sv, http_request *req);
+
+/* SIGTERM with an orchestrator: POST /liquid/drain and wait for its answer while
+ * still serving. The CPU rule: a thread posting /liquid/move-away (move_away.c). */
+void move_away_drain(supervisor *sv);
+cpu_rule *cpu_rule_start(supervisor *sv);
+void cpu_rule_stop(cpu_rule *rule);
 
 /* 307 to the same path and query at target (scheme://host:port), body
  * {"status": "moved", "location"} (routes.c). */

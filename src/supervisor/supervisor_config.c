@@ -99,6 +99,15 @@ static const config_option options[] = {
     {"transfer-part", {"LIQUID_TRANSFER_PART"}, CONFIG_SIZE, "4M",
      "a migration sends the module's state in parts of this size; a broken transfer "
      "continues from the last part the target kept", AT(transfer_part_bytes), "BYTES", 0, 0},
+    {"drain-timeout-ms", {"LIQUID_DRAIN_TIMEOUT_MS"}, CONFIG_INT, "30000",
+     "on SIGTERM with an orchestrator, how long to wait for it to move this device's modules "
+     "away (POST /liquid/drain) before stopping", AT(drain_timeout_ms), "MS", 0, 3600000},
+    {"move-away-cpu", {"LIQUID_MOVE_AWAY_CPU"}, CONFIG_STRING, NULL,
+     "ask the orchestrator to move modules away when CPU use (0..1) stays above this for "
+     "--move-away-for-s (default: off)", AT(move_away_cpu_text), "FRACTION", 0, 0},
+    {"move-away-for-s", {"LIQUID_MOVE_AWAY_FOR_S"}, CONFIG_INT, "10",
+     "how long CPU use must stay above --move-away-cpu; also the least time between two "
+     "requests for one module", AT(move_away_for_s), "SECONDS", 1, 86400},
     {"log-level", {"LIQUID_LOG_LEVEL"}, CONFIG_LOG_LEVEL, "info",
      "least important log lines written", AT(log_level), "LEVEL", 0, 0},
 };
@@ -156,6 +165,16 @@ static int finish(supervisor_config *c)
     if (!c->workers) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = cores > 2 ? cores : 2;
+    }
+    if (c->move_away_cpu_text) {
+        char *end;
+        c->move_away_cpu = strtod(c->move_away_cpu_text, &end);
+        if (end == c->move_away_cpu_text || *end || !(c->move_away_cpu > 0) ||
+            c->move_away_cpu >= 1) {
+            snprintf(message, sizeof message, "--move-away-cpu '%s': expected a fraction "
+                     "between 0 and 1, e.g. 0.9", c->move_away_cpu_text);
+            return usage_error(message);
+        }
     }
     if (c->transfer_part_bytes < 4096)
         return usage_error("--transfer-part: at least 4096 bytes");

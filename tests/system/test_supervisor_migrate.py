@@ -534,3 +534,74 @@ def test_a_fresh_deployment_survives_a_probe_that_predates_it(supervisors, file_
     assert s1.deploy(counter_node(s1, file_server, example, dep="a", epoch=1)).status == 200
     probe(s1, 2000, "-")                            # sent before the deploy was recorded
     assert s1.call("a", "counter", "increment").status == 200
+
+
+# ------------------------------------------------- drain, the CPU rule
+
+def test_sigterm_drains_through_the_orchestrator_while_serving(supervisors, file_server,
+                                                               example):
+    orch = FakeOrchestrator()
+    orch.drain_delay = 1.5
+    try:
+        s1 = supervisors("s1", args=["--orchestrator-url", orch.base])
+        assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+        s1.proc.send_signal(15)
+        time.sleep(0.5)                         # the orchestrator is still draining
+        assert any(p == "/liquid/drain" for p, _ in orch.posts)
+        r = s1.call("count", "counter", "increment")
+        assert r.status == 200 and r.json()["result"] == {"result": "1"}, r
+        assert s1.proc.wait(timeout=30) == 0
+        [(_, body)] = [(p, b) for p, b in orch.posts if p == "/liquid/drain"]
+        assert json.loads(body) == {"device": "s1"}
+        log = s1.log_text()
+        assert "event=supervisor.drained" in log
+    finally:
+        orch.stop()
+
+
+def test_drain_gives_up_after_its_timeout(supervisors, file_server, example):
+    orch = FakeOrchestrator()
+    orch.drain_delay = 10
+    try:
+        s1 = supervisors("s1", args=["--orchestrator-url", orch.base,
+                                     "--drain-timeout-ms", "400"])
+        started = time.time()
+        s1.proc.send_signal(15)
+        assert s1.proc.wait(timeout=30) == 0
+        assert time.time() - started < 5
+        assert "event=supervisor.drain_failed" in s1.log_text()
+    finally:
+        orch.stop()
+
+
+def test_cpu_rule_asks_to_move_modules_away(supervisors, file_server, example):
+    orch = FakeOrchestrator()
+    try:
+        s1 = supervisors("s1", args=["--orchestrator-url", orch.base, "--move-away-cpu", "0.01",
+                                     "--move-away-for-s", "1"])
+        assert s1.deploy(compute_node(s1, file_server, example, epoch=1)).status == 200
+        s1.call("cmp", "compute", "run", {"iterations": 100_000_000}, method="POST")
+        deadline = time.time() + 15
+        while time.time() < deadline and not any(
+                p == "/liquid/move-away" for p, _ in orch.posts):
+            time.sleep(0.2)
+        asks = [json.loads(b) for p, b in orch.posts if p == "/liquid/move-away"]
+        assert asks, s1.log_text()
+        assert asks[0]["device"] == "s1" and asks[0]["deployment"] == "cmp"
+        assert asks[0]["module"] == "compute" and asks[0]["reason"].startswith("cpu ")
+    finally:
+        orch.stop()
+
+
+def test_bad_settings_are_refused(liquid_bin):
+    import subprocess
+    for args, words in ((["--move-away-cpu", "1.5"], "--move-away-cpu '1.5'"),
+                        (["--transfer-part", "10"], "--transfer-part")):
+        p = subprocess.run([str(liquid_bin), "supervisor", "--no-mdns", *args],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and words in p.stderr, p.stderr
+    help_text = subprocess.run([str(liquid_bin), "supervisor", "--help"], capture_output=True,
+                               text=True, timeout=30).stdout
+    for option in ("--migrate-grace-ms", "--moved-ttl-s", "--transfer-part",
+                   "--drain-timeout-ms", "--move-away-cpu", "--move-away-for-s"):
+        assert option in help_text
