@@ -28,9 +28,42 @@ function subjectName(event) {
 function eventKind(type) {
   const t = String(type || '');
   if (/lost|failed|error|refused|rollback/.test(t)) return 'bad';
+  if (/^(migration\.completed|checkpoint\.(stored|restored))$/.test(t)) return 'good';
+  if (/retried|draining|route\.changed/.test(t)) return 'warn';
   if (/suspect|blacklist|failover|moved|replaced|migrat/.test(t)) return 'warn';
   if (/active|found|deployed|finished|success|created|added|described/.test(t)) return 'good';
   return 'plain';
+}
+
+function bytesText(n) {
+  if (typeof n !== 'number') return '? bytes';
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
+
+function msText(ms) {
+  return typeof ms === 'number' ? (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`) : '?';
+}
+
+// Moving functions (docs/migration.md) said in words: where a step went, what a
+// checkpoint weighed, who was rerouted.
+function movingSummary(event) {
+  const d = event.data || {};
+  const step = `step ${d.step ?? '?'}${d.module ? ` (${d.module})` : ''}`;
+  const from = d.fromName || nameOf(d.from), to = d.toName || nameOf(d.to);
+  switch (event.type) {
+    case 'migration.started': return `${step}: ${from} → ${to} (${d.trigger || 'api'})`;
+    case 'migration.completed': return `${step} moved ${from} → ${to}: ${bytesText(d.bytes)} in ${msText(d.durationMs)}, unavailable ${msText(d.unavailableMs)}${d.resumedCall ? `, call ${d.resumedCall} resumed there` : ''}`;
+    case 'migration.failed': return `${step} stays on ${from}: ${d.reason || 'failed'}`;
+    case 'checkpoint.stored': return `${d.module}: ${bytesText(d.bytes)} sent, ${bytesText(d.fullSize)} kept (epoch ${d.epoch})`;
+    case 'checkpoint.restored': return `${d.module} restored on ${nameOf(d.device)} from its checkpoint (${bytesText(d.bytes)})`;
+    case 'route.changed': return d.by === 'supervisor'
+      ? `${d.module} asked for by a supervisor: now on ${d.deviceName || nameOf(d.device)}`
+      : `${d.deviceName || nameOf(d.device)} given new routes (epoch ${d.epoch})`;
+    case 'execution.retried': return `step ${d.failedStep} was on ${nameOf(d.device)}, which died: running again`;
+    default: return null;
+  }
 }
 
 // The event's data as "key=value" pairs, ids as names, the subject left out.
@@ -38,6 +71,8 @@ function summary(event) {
   const data = event.data;
   if (data === undefined || data === null) return '';
   if (typeof data !== 'object') return String(data);
+  const moving = movingSummary(event);
+  if (moving) return moving;
   for (const key of ['reason', 'message', 'error']) if (typeof data[key] === 'string') return data[key];
   return Object.entries(data)
     .filter(([, v]) => v !== event.subject)

@@ -36,7 +36,7 @@ function onEvent(event) {
   const type = String(event.type || '');
   if (type.startsWith('device.')) { refreshSoon('devices'); refreshSoon('deployments', 600); }
   if (type.startsWith('module.')) refreshSoon('modules');
-  if (/^(deployment|execution|migration|placement|step|failover)\./.test(type)) refreshSoon('deployments');
+  if (/^(deployment|execution|migration|placement|step|failover|checkpoint)\./.test(type)) refreshSoon('deployments');
   if (type.startsWith('log') && current === 'activity') refreshLogs();
 }
 

@@ -280,6 +280,16 @@ function createCard(deployment) {
 const MOVE_NOTE_MS = 120000;
 const moves = new Map();   // deployment id -> per step {from, at} of its last move
 
+// The completed migration that brought step i from move.from, if that is how it came.
+function migrationOf(deployment, i, move) {
+  const records = Array.isArray(deployment.migrations) ? deployment.migrations : [];
+  for (let k = records.length - 1; k >= 0; k--) {
+    const r = records[k];
+    if (r.step === i && r.status === 'completed') return r.from === move.from ? r : null;
+  }
+  return null;
+}
+
 function renderPipeline(card, deployment) {
   const id = idOf(deployment);
   const steps = stepsOf(deployment);
@@ -308,7 +318,13 @@ function renderPipeline(card, deployment) {
       h('span', { class: 'fn mono', text: `${moduleName(step.module)}.${step.func}` }),
       h('span', { class: `where state-${s}`, dataset: { device: name } }, h('span', { class: 'dot', 'aria-hidden': 'true' }), name,
         h('span', { class: 'visually-hidden', text: ` (${s})` })));
-    if (move) li.append(h('span', { class: 'moved-note', text: `moved here from ${deviceName(move.from)}` }));
+    if (move) {
+      // a planned migration says so (and how long the step was unavailable)
+      const record = migrationOf(deployment, i, move);
+      li.append(h('span', { class: 'moved-note', text: record
+        ? `migrated here from ${deviceName(move.from)}${typeof record.unavailableMs === 'number' ? ` (unavailable ${record.unavailableMs.toFixed(1)} ms)` : ''}`
+        : `moved here from ${deviceName(move.from)}` }));
+    }
     card.pipeline.append(li);
   });
   if (justMoved.size) {
@@ -347,7 +363,8 @@ function updateCard(card, deployment) {
   card.badges.append(h('span', { class: `badge ${deployment.active ? 'state-active' : 'quiet'}`, text: deployment.active ? 'deployed' : 'not deployed' }));
   if (deployment.isInFailover) card.badges.append(h('span', { class: 'badge state-suspect', text: 'failover' }));
   const epoch = typeof deployment.epoch === 'number' ? ` · epoch ${deployment.epoch}` : '';
-  card.meta.textContent = `id ${idOf(deployment)}${epoch}`;
+  const migrated = Array.isArray(deployment.migrations) ? deployment.migrations.filter((m) => m.status === 'completed').length : 0;
+  card.meta.textContent = `id ${idOf(deployment)}${epoch}${migrated ? ` · migrated ${migrated}×` : ''}`;
   card.deployButton.textContent = deployment.active ? 'Redeploy' : 'Deploy';
   renderPipeline(card, deployment);
   renderWhy(card, deployment);

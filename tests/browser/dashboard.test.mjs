@@ -256,6 +256,37 @@ test('a step re-placed after its device is taken away moves in the pipeline', as
   }
 });
 
+test('a step migrated through the API moves in the pipeline and is told in the events', async () => {
+  for (const name of ['alpha', 'beta']) {
+    await until(`${name} active`, async () =>
+      (await api('GET', '/file/device')).some((d) => d.name === name && d.status === 'active'));
+  }
+  const manifest = { name: 'migrant', sequence: [{ device: 'alpha', module: 'fibo', func: 'fibo' }] };
+  const id = JSON.parse(await (await fetch(`${base}/file/manifest`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(manifest),
+  })).text());
+  await api('POST', `/file/manifest/${id}`);
+  await page.goto(`${base}/#deployments`);
+  const card = page.locator('#deployment-list > li', { hasText: 'migrant' });
+  const where = card.locator('.pipeline .step .where');
+  await until('the step shown on alpha', async () => (await where.getAttribute('data-device')) === 'alpha');
+
+  const answer = await fetch(`${base}/file/manifest/${id}/migrate`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ step: 0, device: 'beta' }),
+  });
+  assert.equal(answer.status, 200, await answer.text());
+  await card.locator('.pipeline .step.moved').waitFor({ timeout: 20000 });
+  assert.equal(await where.getAttribute('data-device'), 'beta');
+  assert.match(await card.locator('.moved-note').innerText(), /^migrated here from alpha \(unavailable [\d.]+ ms\)$/);
+  assert.match(await card.locator('p.meta.mono').innerText(), /migrated 1×/);
+  await page.goto(`${base}/#activity`);
+  const done = page.locator('#event-list li', { hasText: 'migration.completed' }).first();
+  await done.waitFor({ timeout: 15000 });
+  assert.match(await done.locator('.summary').innerText(), /^step 0 \(fibo\) moved alpha → beta: /);
+  await page.screenshot({ path: path.join(artifacts, 'step-migrated.png'), fullPage: true });
+});
+
 test('at phone width nothing overflows sideways, and every control has a label', async () => {
   await page.setViewportSize({ width: 375, height: 812 });
   for (const view of ['devices', 'modules', 'deployments', 'activity']) {
