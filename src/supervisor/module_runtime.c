@@ -82,6 +82,24 @@ static bool unpack_state(const uint8_t *data, size_t size, const uint8_t **engin
     return true;
 }
 
+/* The engine's snapshot into the fresh instance (and its call into the fresh exec). */
+static bool restore_engine(module_runtime *rt, const uint8_t *engine, size_t engine_size,
+                           bool call_allowed, char *err, size_t err_size)
+{
+    wasm_error werr = {0};
+    bool has_call = wasm_snapshot_has_call(engine, engine_size);
+    if (has_call && !call_allowed) {
+        snprintf(err, err_size, "the saved state holds a call in progress");
+        return false;
+    }
+    if (!wasm_snapshot_restore(rt->instance, has_call ? rt->exec : NULL, engine, engine_size,
+                               &werr)) {
+        snprintf(err, err_size, "%s", werr.message);
+        return false;
+    }
+    return true;
+}
+
 static bool restore_state(module_runtime *rt, const uint8_t *state, size_t size,
                           bool call_allowed, char *err, size_t err_size)
 {
@@ -92,14 +110,9 @@ static bool restore_state(module_runtime *rt, const uint8_t *state, size_t size,
         snprintf(err, err_size, "the saved state is truncated or not a state file");
         return false;
     }
-    bool has_call = wasm_snapshot_has_call(engine, engine_size);
-    if (has_call && !call_allowed) {
-        snprintf(err, err_size, "the saved state holds a call in progress");
+    if (!restore_engine(rt, engine, engine_size, call_allowed, err, err_size))
         return false;
-    }
-    if (!wasm_snapshot_restore(rt->instance, has_call ? rt->exec : NULL, engine, engine_size,
-                               &werr) ||
-        (wasi_size && !wasi_ctx_restore(rt->wasi, wasi, wasi_size, &werr))) {
+    if (wasi_size && !wasi_ctx_restore(rt->wasi, wasi, wasi_size, &werr)) {
         snprintf(err, err_size, "%s", werr.message);
         return false;
     }
@@ -499,13 +512,28 @@ static void free_parts(engine_parts p)
     wasi_ctx_free(p.wasi);
 }
 
+bool module_runtime_snapshot(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
+                             size_t err_size)
+{
+    if (atomic_load(&rt->interrupted)) {
+        snprintf(err, err_size, "a call was interrupted mid-way, so memory is not consistent");
+        return false;
+    }
+    wasm_error werr = {0};
+    if (!wasm_snapshot_save(rt->instance, rt->parked ? rt->exec : NULL, out, out_size, &werr)) {
+        snprintf(err, err_size, "%s", werr.message);
+        return false;
+    }
+    return true;
+}
+
 bool module_runtime_replace_state(module_runtime *rt, const uint8_t *state, size_t size,
                                   bool *has_call, char *err, size_t err_size)
 {
     engine_parts old = take_parts(rt);
     char why[512] = "";
     bool ok = instantiate(rt, &rt->manifest_limits, why, sizeof why) &&
-              restore_state(rt, state, size, true, why, sizeof why);
+              restore_engine(rt, state, size, true, why, sizeof why);
     if (!ok) {
         free_parts(take_parts(rt));
         put_parts(rt, old);

@@ -119,8 +119,14 @@ json_t *module_runtime_quiesce(module_runtime *rt, uint64_t grace_ms);
 /* Ends the migration and releases the lock: moved to target, or serving on. */
 void module_runtime_settle(module_runtime *rt, bool moved, const char *target);
 
-/* A migration's target: replaces the instance with one restored from state (the
- * module_runtime_save_state format), keeping the old one if that fails. With a
+/* The engine's snapshot of the instance (wasm_snapshot_save: memory, globals, tables,
+ * and the parked call if there is one) — what a state bundle carries. The caller
+ * holds the lock. Open WASI files are not in it: they are closed on the target. */
+bool module_runtime_snapshot(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
+                             size_t err_size);
+
+/* A migration's target: replaces the instance with one restored from an engine
+ * snapshot (module_runtime_snapshot's), keeping the old one if that fails. With a
  * suspended call in it (*has_call), the runtime admits no other call until
  * module_runtime_resume_call runs it. The caller holds the lock. */
 bool module_runtime_replace_state(module_runtime *rt, const uint8_t *state, size_t size,

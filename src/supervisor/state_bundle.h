@@ -23,7 +23,7 @@
 #define STATE_BUNDLE_VERSION 1
 
 typedef enum bundle_kind {
-    BUNDLE_STATE = 1,       /* name "": the module's saved state (module_runtime format) */
+    BUNDLE_STATE = 1,       /* name "": the engine snapshot (wasm_snapshot_save) */
     BUNDLE_FILE = 2,        /* name: a plain file name in the module's directory */
     BUNDLE_CALL = 3,        /* name: request id; bytes: JSON {"requestId", "function", ...} */
 } bundle_kind;
