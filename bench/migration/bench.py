@@ -42,7 +42,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "system"))
 import testnet  # noqa: E402
-from liquid_testnet_util import LiquidNet, step, wait_until  # noqa: E402
+from liquid_testnet_util import LiquidNet, step  # noqa: E402
 
 BEGIN, END = "<!-- migration:begin -->", "<!-- migration:end -->"
 SIZES_MIB = (1, 16, 64)

@@ -21,14 +21,13 @@ counter adds what fibo answers, and the chain's result is the count.
 5. Three threads executing the counter while it migrates: every execution returns a
    result, and the results are exactly 1..N (none executed twice, none lost).
 """
-import json
 import signal
 import time
 
 import pytest
 
 import testnet
-from liquid_testnet_util import LiquidNet, in_background, step, wait_until
+from liquid_testnet_util import Load, LiquidNet, in_background, step, wait_until
 
 # compute.run's iterations for a call that is surely still running half a second after
 # it started (about 2 s of CPU at full speed on this machine's interpreter)
@@ -287,7 +286,6 @@ def test_link_cut_device_serves_nothing_of_the_replaced_deployment(liquid_bin, b
 # ---------------------------------------------- 5. steady load during a migration
 
 def load_during_migration(net, liquid, build_dir):
-    from liquid_testnet_util import Load
     ln = LiquidNet(net, liquid, build_dir, supervisors=("s1", "s2"))
     ln.add_module("counter")
     dep = ln.create("count", step("counter", "increment", "s1"))
@@ -296,7 +294,9 @@ def load_during_migration(net, liquid, build_dir):
     load = Load(lambda: ln.execute(dep), threads=3)
     try:
         wait_until(lambda: load.count() >= 20, 60, what="20 executions before the migration")
+        t0 = time.monotonic()
         moved = ln.migrate(dep, step=0, device="s2")
+        t1 = time.monotonic()
         at_end = load.count()
         wait_until(lambda: load.count() >= at_end + 20, 60,
                    what="20 executions after the migration")
@@ -306,7 +306,10 @@ def load_during_migration(net, liquid, build_dir):
     bad = [(i, v) for i, _, _, v in outcomes if not (hasattr(v, "status") and v.status == 200)]
     ln.check(not bad, f"{len(bad)} of {len(outcomes)} executions failed: {bad[:5]}")
     answers = [v.json() for _, _, _, v in outcomes]
-    return {"values": [int(a["result"]["result"]) for a in answers],
+    # executions were under way while it moved (the load really was steady through it)
+    overlapping = [o for o in outcomes if o[1] < t1 and o[2] > t0]
+    return {"overlapping": len(overlapping),
+            "values": [int(a["result"]["result"]) for a in answers],
             "devices": [a["steps"][0]["device"] for a in answers],
             "s1": ids["s1"], "s2": ids["s2"], "record": moved.json(),
             "recorded": len(ln.executions(dep))}
@@ -321,3 +324,4 @@ def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_d
     assert result["devices"].count(result["s1"]) >= 20, result["devices"]
     assert result["devices"].count(result["s2"]) >= 1, result["devices"]
     assert result["record"]["to"] == result["s2"]
+    assert result["overlapping"] >= 1
