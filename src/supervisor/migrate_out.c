@@ -110,7 +110,7 @@ static bool build_bundle(module_runtime *rt, const json_t *call, uint8_t **out, 
     bundle_parts b = {0};
     uint8_t *state = NULL;
     size_t state_size = 0;
-    bool ok = module_runtime_snapshot(rt, &state, &state_size, err, err_size) &&
+    bool ok = module_runtime_save_state(rt, &state, &state_size, err, err_size) &&
               add_section(&b, BUNDLE_STATE, strdup(""), state, state_size) &&
               add_files(&b, rt, err, err_size);
     if (ok && call) {

@@ -533,7 +533,7 @@ bool module_runtime_replace_state(module_runtime *rt, const uint8_t *state, size
     engine_parts old = take_parts(rt);
     char why[512] = "";
     bool ok = instantiate(rt, &rt->manifest_limits, why, sizeof why) &&
-              restore_engine(rt, state, size, true, why, sizeof why);
+              restore_state(rt, state, size, true, why, sizeof why);
     if (!ok) {
         free_parts(take_parts(rt));
         put_parts(rt, old);

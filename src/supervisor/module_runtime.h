@@ -121,12 +121,14 @@ void module_runtime_settle(module_runtime *rt, bool moved, const char *target);
 
 /* The engine's snapshot of the instance (wasm_snapshot_save: memory, globals, tables,
  * and the parked call if there is one) — what a state bundle carries. The caller
- * holds the lock. Open WASI files are not in it: they are closed on the target. */
+ * holds the lock. (Checkpoints; a bundle carries module_runtime_save_state's, which
+ * wraps it with the WASI state, as the orchestrator's checkpoint code reads.) */
 bool module_runtime_snapshot(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
                              size_t err_size);
 
-/* A migration's target: replaces the instance with one restored from an engine
- * snapshot (module_runtime_snapshot's), keeping the old one if that fails. With a
+/* A migration's target: replaces the instance with one restored from a saved state
+ * (module_runtime_save_state's: the engine snapshot wrapped with the WASI state),
+ * keeping the old one if that fails. With a
  * suspended call in it (*has_call), the runtime admits no other call until
  * module_runtime_resume_call runs it. The caller holds the lock. */
 bool module_runtime_replace_state(module_runtime *rt, const uint8_t *state, size_t size,

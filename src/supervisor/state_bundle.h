@@ -23,7 +23,8 @@
 #define STATE_BUNDLE_VERSION 1
 
 typedef enum bundle_kind {
-    BUNDLE_STATE = 1,       /* name "": the engine snapshot (wasm_snapshot_save) */
+    BUNDLE_STATE = 1,       /* name "": the saved state: "LQSNAP1\0", u64 engine size, the
+                               engine snapshot (wasm_snapshot_save), the WASI state */
     BUNDLE_FILE = 2,        /* name: a plain file name in the module's directory */
     BUNDLE_CALL = 3,        /* name: request id; bytes: JSON {"requestId", "function", ...} */
 } bundle_kind;
