@@ -429,6 +429,14 @@ static void record_success(migration *m, const json_t *source_answer)
     json_t *goal = json_object_get(m->next, "goalDeployment");
     if (json_is_array(goal) && m->step < json_array_size(goal))
         json_array_set_new(goal, m->step, json_string(m->target.id));
+    bool off_goal = false;
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(m->next, "sequence"), i, st) {
+        const char *want = json_string_value(json_array_get(goal, i));
+        off_goal = off_goal || (want && strcmp(want, string_member(st, "device")));
+    }
+    json_object_set_new(m->next, "isInFailover", json_boolean(off_goal));
     json_object_set_new(m->next, "migrations", records_with(m->doc, m->record));
     if (store_deployment_put(o->store, m->next, err, sizeof err) != STORE_OK)
         log_error("migration.store_failed", "deployment=%s reason=%s", m->id, log_quote(err));
