@@ -21,6 +21,7 @@ counter adds what fibo answers, and the chain's result is the count.
 5. Three threads executing the counter while it migrates: every execution returns a
    result, and the results are exactly 1..N (none executed twice, none lost).
 """
+import json
 import signal
 import time
 
@@ -306,13 +307,19 @@ def load_during_migration(net, liquid, build_dir):
     bad = [(i, v) for i, _, _, v in outcomes if not (hasattr(v, "status") and v.status == 200)]
     ln.check(not bad, f"{len(bad)} of {len(outcomes)} executions failed: {bad[:5]}")
     answers = [v.json() for _, _, _, v in outcomes]
+    # a caller still holding s1's address is sent on to s2, and nothing runs at s1
+    status, headers, body = ln.call("s1", dep, "counter", "increment", method="POST")
+    redirect = {"status": status, "location": headers.get("Location"), "body": body}
+    last = ln.execute(dep)
+    ln.check(last.status == 200, f"an execution after the load failed: {last}")
     # executions were under way while it moved (the load really was steady through it)
     overlapping = [o for o in outcomes if o[1] < t1 and o[2] > t0]
     return {"overlapping": len(overlapping),
             "values": [int(a["result"]["result"]) for a in answers],
             "devices": [a["steps"][0]["device"] for a in answers],
             "s1": ids["s1"], "s2": ids["s2"], "record": moved.json(),
-            "recorded": len(ln.executions(dep))}
+            "recorded": len(ln.executions(dep)) - 1, "last": result_of(last),
+            "redirect": redirect, "s2_url": ln.url("s2")}
 
 
 def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_dir):
@@ -325,3 +332,9 @@ def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_d
     assert result["devices"].count(result["s2"]) >= 1, result["devices"]
     assert result["record"]["to"] == result["s2"]
     assert result["overlapping"] >= 1
+    # the redirected call ran nowhere: the next execution is simply N + 1
+    redirect = result["redirect"]
+    assert redirect["status"] == 307, redirect
+    assert redirect["location"].startswith(result["s2_url"] + "/"), redirect
+    assert json.loads(redirect["body"])["status"] == "moved"
+    assert result["last"] == len(values) + 1
