@@ -14,7 +14,7 @@ typedef struct entry {
     departure_kind kind;
     char *deployment;
     char *module;               /* NULL for a stale deployment */
-    char *target;
+    char *target, *target_module;
     uint64_t held, seen;
     double expires_ms;          /* monotonic; 0: never */
     struct entry *next;
@@ -38,6 +38,7 @@ static void entry_free(entry *e)
     free(e->deployment);
     free(e->module);
     free(e->target);
+    free(e->target_module);
     free(e);
 }
 
@@ -96,7 +97,7 @@ static void add(departures *d, entry *e)
 }
 
 void departures_moved(departures *d, const char *deployment, const char *module,
-                      const char *target)
+                      const char *target, const char *target_module)
 {
     entry *e = calloc(1, sizeof *e);
     if (!e)
@@ -105,8 +106,9 @@ void departures_moved(departures *d, const char *deployment, const char *module,
     e->deployment = strdup(deployment);
     e->module = strdup(module);
     e->target = strdup(target);
+    e->target_module = strdup(target_module);
     e->expires_ms = d->moved_ttl_ms ? now_ms() + (double)d->moved_ttl_ms : 0;
-    if (!e->deployment || !e->module || !e->target) {
+    if (!e->deployment || !e->module || !e->target || !e->target_module) {
         entry_free(e);
         return;
     }
@@ -154,6 +156,7 @@ departure departures_find(departures *d, const char *deployment, const char *mod
         if (module && !strcmp(e->module, module)) {
             found.kind = DEPARTURE_MOVED;
             snprintf(found.target, sizeof found.target, "%s", e->target);
+            snprintf(found.target_module, sizeof found.target_module, "%s", e->target_module);
         }
     }
     pthread_mutex_unlock(&d->lock);

@@ -29,6 +29,7 @@ typedef enum departure_kind {
 typedef struct departure {
     departure_kind kind;
     char target[512];           /* MOVED: the base URL (scheme://host:port) it went to */
+    char target_module[256];    /* MOVED: its name there */
     uint64_t held;              /* STALE: the epoch this device held */
     uint64_t seen;              /* STALE: the newer epoch a request carried */
 } departure;
@@ -37,7 +38,7 @@ departures *departures_new(uint64_t moved_ttl_ms);
 void departures_free(departures *d);
 
 void departures_moved(departures *d, const char *deployment, const char *module,
-                      const char *target);
+                      const char *target, const char *target_module);
 void departures_stale(departures *d, const char *deployment, uint64_t held, uint64_t seen);
 /* A new deployment of this id arrived with these modules: forget the stale mark and
  * the moved markers of those modules (they are here again). */

@@ -486,7 +486,7 @@ static void await_moved(invocation *inv, const char *target)
 }
 
 /* A call admitted before its module moved, run where the module is now. */
-static void proxy_moved(invocation *inv, const char *target)
+static void proxy_moved(invocation *inv, const char *target, const char *target_module)
 {
     if (inv->file_count) {
         fail(inv, 503, "module %s moved to %s before this call ran; send the call there",
@@ -494,7 +494,7 @@ static void proxy_moved(invocation *inv, const char *target)
         return;
     }
     char *url;
-    if (asprintf(&url, "%s/%s/modules/%s/%s", target, inv->dep->id, inv->module->name,
+    if (asprintf(&url, "%s/%s/modules/%s/%s", target, inv->dep->id, target_module,
                  inv->function->name) < 0) {
         fail(inv, 500, "out of memory");
         return;
@@ -565,10 +565,11 @@ static void run_module(invocation *inv)
         phase = module_runtime_enter(inv->rt);
     }
     if (phase == RUNTIME_MOVED) {
-        char *target = module_runtime_moved_to(inv->rt);
+        char *as, *target = module_runtime_moved_to(inv->rt, &as);
         module_runtime_unlock(inv->rt);
-        proxy_moved(inv, target ? target : "(unknown)");
+        proxy_moved(inv, target ? target : "(unknown)", as ? as : inv->module->name);
         free(target);
+        free(as);
         return;
     }
     inv->started = now_ms();
@@ -581,7 +582,8 @@ static void run_module(invocation *inv)
         while (call.suspended) {
             phase = module_runtime_park(inv->rt, carried_call(inv));
             if (phase == RUNTIME_MOVED) {
-                char *target = module_runtime_moved_to(inv->rt);
+                char *as, *target = module_runtime_moved_to(inv->rt, &as);
+                free(as);
                 module_runtime_unlock(inv->rt);
                 log_info("call.moved", "deployment=%s module=%s request=%s target=%s",
                          inv->dep->id, inv->module->name, inv->id, log_quote(target));
@@ -831,19 +833,21 @@ void invocation_handle(supervisor *sv, http_request *req)
         snprintf(err, sizeof err, "out of memory");
     if (status == 200)
         status = check_epoch(inv, req, err, sizeof err);
-    char *target = NULL;
+    char *target = NULL, *as = NULL;
     if (status == 200 && module_runtime_phase(inv->rt) != RUNTIME_SERVING &&
-        module_runtime_settled_phase(inv->rt, &target) == RUNTIME_MOVED) {
+        module_runtime_settled_phase(inv->rt, &target, &as) == RUNTIME_MOVED) {
         /* it waited for admission while its module migrated: go where it went */
         if (target)
-            supervisor_redirect_moved(req, target);
+            supervisor_redirect_moved(req, target, inv->module->name, as);
         else
             http_respond_error(req, 503, "module %s is moving; try again", inv->module->name);
         free(target);
+        free(as);
         invocation_free(inv);
         return;
     }
     free(target);
+    free(as);
     /* files first: a form field sent for an argument is explained as such */
     if (status == 200)
         status = stage_files(inv, req, err, sizeof err);

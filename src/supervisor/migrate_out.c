@@ -212,6 +212,7 @@ typedef struct request_body {
     const char *target;
     json_int_t epoch;
     const char *transfer;
+    const char *target_module;  /* the module's name on the target (default: the same) */
 } request_body;
 
 static bool parse_body(http_request *req, request_body *b)
@@ -241,6 +242,13 @@ static bool parse_body(http_request *req, request_body *b)
                            "transfer");
         return false;
     }
+    json_t *target_module = json_object_get(json, "targetModule");
+    b->target_module = json_string_value(target_module);
+    if (target_module && !json_is_null(target_module) &&
+        (!b->target_module || !manifest_is_safe_name(b->target_module))) {
+        http_respond_error(req, 400, "targetModule: expected the module's name on the target");
+        return false;
+    }
     b->epoch = json_integer_value(epoch);
     return true;
 }
@@ -258,6 +266,7 @@ static void migrate(supervisor *sv, http_request *req, deployment *d, module_run
                     const request_body *b)
 {
     const char *module = module_runtime_name(rt);
+    const char *as = b->target_module ? b->target_module : module;
     double started = now_ms();
     log_info("migration.started", "deployment=%s module=%s target=%s epoch=%lld", d->id, module,
              log_quote(b->target), (long long)b->epoch);
@@ -272,17 +281,17 @@ static void migrate(supervisor *sv, http_request *req, deployment *d, module_run
         state_bundle_digest(bytes, size, digest);
     if (target &&
         (asprintf(&url, "%s/deploy/%s/modules/%s/state?transfer=%s&epoch=%lld", target, d->id,
-                  module, b->transfer, (long long)b->epoch) < 0 ||
+                  as, b->transfer, (long long)b->epoch) < 0 ||
          asprintf(&status_url, "%s/deploy/%s/modules/%s/state?transfer=%s", target, d->id,
-                  module, b->transfer) < 0))
+                  as, b->transfer) < 0))
         url = status_url = NULL;
     transfer t = {.url = url, .digest = digest, .bytes = bytes, .size = size,
                   .part_bytes = sv->config->transfer_part_bytes,
                   .timeout_ms = (long)sv->config->chain_timeout_ms};
     bool moved = built && url && status_url && send_bundle(&t, status_url);
     if (moved)
-        departures_moved(sv->departures, d->id, module, target);
-    module_runtime_settle(rt, moved, target);
+        departures_moved(sv->departures, d->id, module, target, as);
+    module_runtime_settle(rt, moved, target, as);
     double unavailable = now_ms() - started;
     const char *resumed = call ? json_string_value(json_object_get(call, "requestId")) : NULL;
     if (moved) {

@@ -46,6 +46,7 @@ struct module_runtime {
     bool parked;                /* a call suspended for a migration waits for the verdict */
     json_t *carried;            /* what that call is (carried in the bundle) */
     char *moved_to;             /* RUNTIME_MOVED: the base URL of the target */
+    char *moved_as;             /* ... and the module's name there */
 };
 
 static char *dup_or_null(const char *s)
@@ -246,6 +247,7 @@ void module_runtime_free(module_runtime *rt)
     pthread_cond_destroy(&rt->phase_changed);
     json_decref(rt->carried);
     free(rt->moved_to);
+    free(rt->moved_as);
     free(rt->deployment_id);
     free(rt->name);
     free(rt->sandbox_dir);
@@ -407,19 +409,20 @@ runtime_phase module_runtime_enter(module_runtime *rt)
     }
 }
 
-runtime_phase module_runtime_settled_phase(module_runtime *rt, char **target)
+runtime_phase module_runtime_settled_phase(module_runtime *rt, char **target, char **as)
 {
-    *target = NULL;
+    *target = *as = NULL;
     if (module_runtime_phase(rt) == RUNTIME_SERVING)
         return RUNTIME_SERVING;
     runtime_phase phase = module_runtime_enter(rt);
-    *target = module_runtime_moved_to(rt);
+    *target = module_runtime_moved_to(rt, as);
     pthread_mutex_unlock(&rt->lock);
     return phase;
 }
 
-char *module_runtime_moved_to(module_runtime *rt)
+char *module_runtime_moved_to(module_runtime *rt, char **as)
 {
+    *as = rt->moved_as ? strdup(rt->moved_as) : strdup(rt->name);
     return rt->moved_to ? strdup(rt->moved_to) : NULL;
 }
 
@@ -472,10 +475,13 @@ json_t *module_runtime_quiesce(module_runtime *rt, uint64_t grace_ms)
     return rt->parked ? json_incref(rt->carried) : NULL;
 }
 
-void module_runtime_settle(module_runtime *rt, bool moved, const char *target)
+void module_runtime_settle(module_runtime *rt, bool moved, const char *target,
+                           const char *target_module)
 {
     free(rt->moved_to);
+    free(rt->moved_as);
     rt->moved_to = moved && target ? strdup(target) : NULL;
+    rt->moved_as = moved && target_module ? strdup(target_module) : NULL;
     set_phase(rt, moved ? RUNTIME_MOVED : RUNTIME_SERVING);
     pthread_mutex_unlock(&rt->lock);
 }

@@ -97,10 +97,12 @@ runtime_phase module_runtime_phase(module_runtime *rt);
  * Returns RUNTIME_SERVING or RUNTIME_MOVED, with the lock held either way. */
 runtime_phase module_runtime_enter(module_runtime *rt);
 /* The phase once no migration is under way (waits for one to end), and where the
- * module went when it moved (*target, malloc'ed, else NULL); no lock held. */
-runtime_phase module_runtime_settled_phase(module_runtime *rt, char **target);
-/* RUNTIME_MOVED: where to (malloc'ed), else NULL. The caller holds the lock. */
-char *module_runtime_moved_to(module_runtime *rt);
+ * module went when it moved (*target, and its name there *as; malloc'ed, else NULL);
+ * no lock held. */
+runtime_phase module_runtime_settled_phase(module_runtime *rt, char **target, char **as);
+/* RUNTIME_MOVED: where to (malloc'ed), else NULL; *as its name there (malloc'ed).
+ * The caller holds the lock. */
+char *module_runtime_moved_to(module_runtime *rt, char **as);
 
 /* After a call came back suspended: records what the call is (the runtime takes
  * call, a JSON object carried in the bundle) and waits for the migration's verdict.
@@ -117,7 +119,8 @@ void module_runtime_resume_call(module_runtime *rt, const char *function,
  * reference) or NULL. Save the state with module_runtime_save_state. */
 json_t *module_runtime_quiesce(module_runtime *rt, uint64_t grace_ms);
 /* Ends the migration and releases the lock: moved to target, or serving on. */
-void module_runtime_settle(module_runtime *rt, bool moved, const char *target);
+void module_runtime_settle(module_runtime *rt, bool moved, const char *target,
+                           const char *target_module);
 
 /* The engine's snapshot of the instance (wasm_snapshot_save: memory, globals, tables,
  * and the parked call if there is one) — what a state bundle carries. The caller

@@ -32,16 +32,26 @@ char *supervisor_base_url(supervisor *sv, http_request *req)
 }
 
 /* 307 to the same path and query on target, with {"status": "moved", "location"}. */
-void supervisor_redirect_moved(http_request *req, const char *target)
+void supervisor_redirect_moved(http_request *req, const char *target, const char *module,
+                               const char *target_module)
 {
     size_t count = http_request_query_count(req);
-    size_t cap = strlen(target) + strlen(http_request_path(req)) + 2;
+    const char *path = http_request_path(req);
+    /* the module's segment: the first "/<module>/" after the deployment's */
+    char segment[300];
+    snprintf(segment, sizeof segment, "/%s/", module);
+    const char *at = strstr(path + (*path == '/'), segment);
+    size_t before = at ? (size_t)(at - path) : strlen(path);
+    const char *after = at ? at + strlen(segment) - 1 : "";
+    const char *name = at ? target_module : "";
+    size_t cap = strlen(target) + strlen(path) + strlen(target_module) + 4;
     char *location = malloc(cap);
     if (!location) {
         http_respond_error(req, 500, "out of memory");
         return;
     }
-    snprintf(location, cap, "%s%s", target, http_request_path(req));
+    snprintf(location, cap, "%s%.*s%s%s%s", target, (int)before, path, at ? "/" : "", name,
+             after);
     for (size_t i = 0; i < count; i++) {
         const char *name, *value;
         http_request_query_at(req, i, &name, &value);
@@ -71,7 +81,7 @@ bool supervisor_answer_departed(supervisor *sv, http_request *req, const char *d
         return false;
     departure gone = departures_find(sv->departures, dep_id, module);
     if (gone.kind == DEPARTURE_MOVED) {
-        supervisor_redirect_moved(req, gone.target);
+        supervisor_redirect_moved(req, gone.target, module ? module : "", gone.target_module);
         return true;
     }
     if (gone.kind == DEPARTURE_STALE) {

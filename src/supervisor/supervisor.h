@@ -111,9 +111,11 @@ void move_away_drain(supervisor *sv);
 cpu_rule *cpu_rule_start(supervisor *sv);
 void cpu_rule_stop(cpu_rule *rule);
 
-/* 307 to the same path and query at target (scheme://host:port), body
- * {"status": "moved", "location"} (routes.c). */
-void supervisor_redirect_moved(http_request *req, const char *target);
+/* 307 to the same path and query at target (scheme://host:port), the module's name
+ * segment changed from module to target_module; body {"status": "moved", "location"}
+ * (routes.c). */
+void supervisor_redirect_moved(http_request *req, const char *target, const char *module,
+                               const char *target_module);
 /* Answers a request for a module that migrated away (307) or a deployment whose copy
  * was stale (409); false when neither, and nothing was answered. */
 bool supervisor_answer_departed(supervisor *sv, http_request *req, const char *dep_id,

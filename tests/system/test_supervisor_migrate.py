@@ -605,3 +605,18 @@ def test_bad_settings_are_refused(liquid_bin):
     for option in ("--migrate-grace-ms", "--moved-ttl-s", "--transfer-part",
                    "--drain-timeout-ms", "--move-away-cpu", "--move-away-for-s"):
         assert option in help_text
+
+
+def test_target_module_may_have_another_name(supervisors, file_server, example):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 5) == "5"
+    renamed = counter_node(s2, file_server, example, epoch=2)
+    text = json.dumps(renamed).replace('"counter"', '"tally"').replace("/counter/", "/tally/")
+    assert s2.deploy(json.loads(text)).status == 200
+    r = s1.post("/deploy/count/modules/counter/migrate", json_body={
+        "target": s2.base, "epoch": 2, "transferId": "ren", "targetModule": "tally"})
+    assert r.status == 200, (r, s1.log_text())
+    status, headers, _ = unfollowed(s1.base + "/count/modules/counter/increment")
+    assert status == 307 and headers["Location"] == s2.base + "/count/modules/tally/increment"
+    assert s2.call("count", "tally", "increment").json()["result"] == {"result": "6"}
