@@ -79,6 +79,7 @@ typedef struct run {
     char labels[2][300];
     unsigned next_label;
     json_t *attempts;           /* earlier attempts, when the execution was run again */
+    long unreachable_step;      /* the step whose device could not be reached, or -1 */
 } run;
 
 static void fail(run *r, int status, long step, const char *fmt, ...)
@@ -292,6 +293,8 @@ static void report_unreachable(run *r, size_t s, const char *why)
     const char *device = string_member(step_at(r, s), "device");
     if (device)
         fleet_report_failure(r->o->fleet, device, why);
+    if (r->unreachable_step < 0)
+        r->unreachable_step = (long)s;
 }
 
 /* Waits for a history entry: 200 done, 500 failed; NULL (failure recorded) when the
@@ -583,11 +586,12 @@ static void respond(run *r, http_request *req)
 
 /* ------------------------------------------------------------ running again */
 
-/* The device the failed step ran on, when the failure is one of reaching it (a
- * trap, a refusal or a bad argument is the function's answer: never run again). */
+/* The device the failed step ran on, when the failure was that it could not be
+ * reached (a trap, a refusal, a fenced device's 503 or a bad argument is an answer:
+ * never run again). */
 static const char *unreachable_device(const run *r)
 {
-    if (r->failed_step < 0 || (r->status != 502 && r->status != 504))
+    if (r->failed_step < 0 || r->failed_step != r->unreachable_step)
         return NULL;
     return string_member(step_at(r, (size_t)r->failed_step), "device");
 }
@@ -651,6 +655,7 @@ static void start_again(run *r, json_t *doc, const char *device)
     r->error[0] = '\0';
     r->status = 0;
     r->failed_step = -1;
+    r->unreachable_step = -1;
 }
 
 /* An execution whose step's device died under it runs once more, from its stored
@@ -675,7 +680,8 @@ static void retry_if_lost(run *r)
 
 void executor_execute(orchestrator *o, http_request *req, const char *ref)
 {
-    run r = {.o = o, .failed_step = -1, .started = now_ms(), .attempts = json_array()};
+    run r = {.o = o, .failed_step = -1, .started = now_ms(), .attempts = json_array(),
+             .unreachable_step = -1};
     char err[512];
     store_result sr = store_deployment_get(o->store, ref, &r.deployment, err, sizeof err);
     if (sr != STORE_OK) {
