@@ -38,6 +38,13 @@ def test_counter_at_41_answers_42_on_its_new_device(cluster, example):
     assert done and (done[-1]["data"]["from"], done[-1]["data"]["to"]) == (ids["s1"], ids["s2"])
     assert deployment(orch, dep)["migrations"][-1]["id"] == record["id"]
 
+    # and back: s1 dropped its copy, and takes the step again at the newer epoch
+    r = orch.post(f"/file/manifest/{dep}/migrate", json_body={"step": 0, "device": "s1"},
+                  timeout=120)
+    assert r.status == 200, r
+    result = execute(orch, dep, {"param0": 1})
+    assert result["result"] == {"result": "43"} and result["resultUrl"].startswith(s1.base)
+
 
 def test_chain_follows_its_moved_step(cluster, example):
     """fibo on s1 -> counter.add on s2; the counter moves to s3. s1 is given the route
