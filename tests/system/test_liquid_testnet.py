@@ -18,8 +18,9 @@ counter adds what fibo answers, and the chain's result is the count.
 4. s1's link cut long enough for it to be replaced, then restored: s1 serves nothing
    of the deployment afterwards (nor during the cut), and the counter on s2 goes on
    from where s1's last checkpoint left it.
-5. Three threads executing the counter while it migrates: every execution returns a
-   result, and the results are exactly 1..N (none executed twice, none lost).
+5. Three threads executing s3's chain while the counter migrates from s1 to s2: every
+   execution returns a result, and the results are exactly 1..N (none executed twice,
+   none lost); a call that still reaches s1 is redirected and runs nowhere.
 """
 import json
 import signal
@@ -287,16 +288,17 @@ def test_link_cut_device_serves_nothing_of_the_replaced_deployment(liquid_bin, b
 # ---------------------------------------------- 5. steady load during a migration
 
 def load_during_migration(net, liquid, build_dir):
-    ln = LiquidNet(net, liquid, build_dir, supervisors=("s1", "s2"))
+    ln = LiquidNet(net, liquid, build_dir)
+    ln.add_module("fibo")
     ln.add_module("counter")
-    dep = ln.create("count", step("counter", "increment", "s1"))
+    dep = ln.create("chain", step("fibo", "fibo", "s3"), step("counter", "add", "s1"))
     ln.deploy(dep)
     ids = ln.ids()
-    load = Load(lambda: ln.execute(dep), threads=3)
+    load = Load(lambda: ln.execute(dep, {"param0": 1}), threads=3)
     try:
         wait_until(lambda: load.count() >= 20, 60, what="20 executions before the migration")
         t0 = time.monotonic()
-        moved = ln.migrate(dep, step=0, device="s2")
+        moved = ln.migrate(dep, step=1, device="s2")
         t1 = time.monotonic()
         at_end = load.count()
         wait_until(lambda: load.count() >= at_end + 20, 60,
@@ -308,22 +310,23 @@ def load_during_migration(net, liquid, build_dir):
     ln.check(not bad, f"{len(bad)} of {len(outcomes)} executions failed: {bad[:5]}")
     answers = [v.json() for _, _, _, v in outcomes]
     # a caller still holding s1's address is sent on to s2, and nothing runs at s1
-    status, headers, body = ln.call("s1", dep, "counter", "increment", method="POST")
+    status, headers, body = ln.call("s1", dep, "counter", "add", method="POST",
+                                    params={"param0": 1})
     redirect = {"status": status, "location": headers.get("Location"), "body": body}
-    last = ln.execute(dep)
+    last = ln.execute(dep, {"param0": 1})
     ln.check(last.status == 200, f"an execution after the load failed: {last}")
     # executions were under way while it moved (the load really was steady through it)
     overlapping = [o for o in outcomes if o[1] < t1 and o[2] > t0]
     return {"overlapping": len(overlapping),
             "values": [int(a["result"]["result"]) for a in answers],
-            "devices": [a["steps"][0]["device"] for a in answers],
+            "devices": [a["steps"][1]["device"] for a in answers],
             "s1": ids["s1"], "s2": ids["s2"], "record": moved.json(),
             "recorded": len(ln.executions(dep)) - 1, "last": result_of(last),
             "redirect": redirect, "s2_url": ln.url("s2")}
 
 
 def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_dir):
-    result = run_on_testnet(load_during_migration, 3, liquid_bin, build_dir)
+    result = run_on_testnet(load_during_migration, 4, liquid_bin, build_dir)
     values = result["values"]
     # one gapless sequence: every execution incremented the one instance exactly once
     assert sorted(values) == list(range(1, len(values) + 1)), values
