@@ -45,7 +45,7 @@ static void sleep_ms(long ms)
 /* ----------------------------------------------------------------- the bundle */
 
 typedef struct bundle_parts {
-    bundle_section *sections;
+    state_section *sections;
     size_t count, capacity;
     char **owned;               /* names and bytes to free */
     size_t owned_count;
@@ -55,7 +55,7 @@ static bool add_section(bundle_parts *b, uint8_t kind, char *name, void *data, s
 {
     if (b->count == b->capacity) {
         size_t capacity = b->capacity ? 2 * b->capacity : 8;
-        bundle_section *grown = realloc(b->sections, capacity * sizeof *grown);
+        state_section *grown = realloc(b->sections, capacity * sizeof *grown);
         char **owned = realloc(b->owned, 2 * capacity * sizeof *owned);
         if (grown)
             b->sections = grown;
@@ -70,7 +70,7 @@ static bool add_section(bundle_parts *b, uint8_t kind, char *name, void *data, s
     }
     b->owned[b->owned_count++] = name;
     b->owned[b->owned_count++] = data;
-    b->sections[b->count++] = (bundle_section){kind, name, data, size};
+    b->sections[b->count++] = (state_section){kind, name, data, size};
     return true;
 }
 
@@ -104,14 +104,12 @@ static bool add_files(bundle_parts *b, module_runtime *rt, char *err, size_t err
     return ok;
 }
 
-static bool build_bundle(module_runtime *rt, const json_t *call, uint8_t **out, size_t *size,
-                         char *err, size_t err_size)
+bool migrate_out_bundle(module_runtime *rt, uint8_t *state, size_t state_size,
+                        const json_t *call, uint8_t **out, size_t *size, char *err,
+                        size_t err_size)
 {
     bundle_parts b = {0};
-    uint8_t *state = NULL;
-    size_t state_size = 0;
-    bool ok = module_runtime_save_state(rt, &state, &state_size, err, err_size) &&
-              add_section(&b, BUNDLE_STATE, strdup(""), state, state_size) &&
+    bool ok = add_section(&b, BUNDLE_STATE, strdup(""), state, state_size) &&
               add_files(&b, rt, err, err_size);
     if (ok && call) {
         char *text = json_dumps(call, JSON_COMPACT);
@@ -123,6 +121,15 @@ static bool build_bundle(module_runtime *rt, const json_t *call, uint8_t **out, 
         snprintf(err, err_size, "out of memory building the state bundle");
     free_parts(&b);
     return ok;
+}
+
+static bool build_bundle(module_runtime *rt, const json_t *call, uint8_t **out, size_t *size,
+                         char *err, size_t err_size)
+{
+    uint8_t *state = NULL;
+    size_t state_size = 0;
+    return module_runtime_save_state(rt, &state, &state_size, err, err_size) &&
+           migrate_out_bundle(rt, state, state_size, call, out, size, err, err_size);
 }
 
 /* --------------------------------------------------------------- the transfer */

@@ -25,7 +25,7 @@ static void put_u64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-bool state_bundle_write(const bundle_section *sections, size_t count, uint8_t **out,
+bool state_bundle_write(const state_section *sections, size_t count, uint8_t **out,
                         size_t *out_size)
 {
     size_t total = 12;
@@ -113,7 +113,7 @@ static bool corrupt(reader *r, size_t section, const char *fmt, const char *deta
 }
 
 /* The call's description must say at least which request and function it is. */
-static json_t *parse_call(reader *r, size_t i, const bundle_section *s)
+static json_t *parse_call(reader *r, size_t i, const state_section *s)
 {
     json_error_t jerr;
     json_t *call = json_loadb((const char *)s->data, (size_t)s->size, 0, &jerr);
@@ -131,7 +131,7 @@ static json_t *parse_call(reader *r, size_t i, const bundle_section *s)
 
 static bool check_section(reader *r, size_t i, state_bundle *b)
 {
-    bundle_section *s = &b->sections[i];
+    state_section *s = &b->sections[i];
     switch (s->kind) {
     case BUNDLE_STATE:
         if (b->state)
@@ -164,7 +164,7 @@ static bool read_section(reader *r, size_t i, state_bundle *b)
     const uint8_t *p;
     uint32_t name_len;
     uint64_t size;
-    bundle_section *s = &b->sections[i];
+    state_section *s = &b->sections[i];
     if (!take(r, 1, "a section kind", &p))
         return false;
     s->kind = *p;

@@ -29,22 +29,22 @@ typedef enum bundle_kind {
     BUNDLE_CALL = 3,        /* name: request id; bytes: JSON {"requestId", "function", ...} */
 } bundle_kind;
 
-typedef struct bundle_section {
+typedef struct state_section {
     uint8_t kind;
     const char *name;       /* NUL-terminated (reading: a copy owned by the bundle) */
     const uint8_t *data;    /* reading: points into the bundle's bytes */
     uint64_t size;
-} bundle_section;
+} state_section;
 
 typedef struct state_bundle {
-    bundle_section *sections;
+    state_section *sections;
     size_t count;
-    const bundle_section *state;    /* the one BUNDLE_STATE section */
+    const state_section *state;    /* the one BUNDLE_STATE section */
     json_t *call;                   /* the BUNDLE_CALL's JSON, or NULL */
 } state_bundle;
 
 /* Lays the sections out; *out is malloc'ed. false only when out of memory. */
-bool state_bundle_write(const bundle_section *sections, size_t count, uint8_t **out,
+bool state_bundle_write(const state_section *sections, size_t count, uint8_t **out,
                         size_t *out_size);
 
 /* Parses and checks data (which must outlive the bundle). false with what is wrong,

@@ -160,7 +160,7 @@ static bool replace_files(module_runtime *rt, const state_bundle *b, char *err, 
     if (dir)
         closedir(dir);
     for (size_t i = 0; i < b->count; i++) {
-        const bundle_section *s = &b->sections[i];
+        const state_section *s = &b->sections[i];
         if (s->kind != BUNDLE_FILE)
             continue;
         char *path = files_join(sandbox, s->name, NULL);

@@ -20,7 +20,7 @@ static const char FILE_TEXT[] = "hello from the sandbox";
 
 static void sample(uint8_t **out, size_t *size, const char *file_name, const char *call)
 {
-    bundle_section s[] = {
+    state_section s[] = {
         {BUNDLE_STATE, "", STATE, sizeof STATE},
         {BUNDLE_FILE, file_name, (const uint8_t *)FILE_TEXT, strlen(FILE_TEXT)},
         {BUNDLE_CALL, "r1", (const uint8_t *)call, strlen(call)},
@@ -111,11 +111,11 @@ static void corruption_refused(void **unused)
     expect_refused(data, size, "suspended call");
     free(data);
 
-    bundle_section no_state[] = {{BUNDLE_FILE, "a", (const uint8_t *)"x", 1}};
+    state_section no_state[] = {{BUNDLE_FILE, "a", (const uint8_t *)"x", 1}};
     assert_true(state_bundle_write(no_state, 1, &data, &size));
     expect_refused(data, size, "no module state");
     free(data);
-    bundle_section two[] = {{BUNDLE_STATE, "", STATE, 3}, {BUNDLE_STATE, "", STATE, 3}};
+    state_section two[] = {{BUNDLE_STATE, "", STATE, 3}, {BUNDLE_STATE, "", STATE, 3}};
     assert_true(state_bundle_write(two, 2, &data, &size));
     expect_refused(data, size, "a second module state");
     free(data);
