@@ -134,9 +134,10 @@ bool bundle_parse(const uint8_t *data, size_t size, bundle_section **sections, s
         s[i].name = (const char *)name;
         s[i].data = bytes;
         if (s[i].kind < BUNDLE_KIND_SNAPSHOT || s[i].kind > BUNDLE_KIND_CALL) {
+            unsigned kind = s[i].kind;
             free(s);
             return failed(err, err_size, "section %u of the state bundle has unknown kind %u", i,
-                          s[i].kind);
+                          kind);
         }
         if (s[i].kind == BUNDLE_KIND_FILE &&
             (!s[i].name_len || memchr(name, '/', s[i].name_len) || memchr(name, 0, s[i].name_len) ||

@@ -358,6 +358,16 @@ static void malformed_inputs_are_refused(void **state)
     assert_true(bundle_write(with_call, 2, &call_rest.data, &call_rest.size));
     bytes call = checkpoint_of(m, size, chunks, 1, &call_rest);
     REFUSED(call.data, call.size, "no suspended call");
+    /* a section of a kind no one knows */
+    bundle_section odd = {.kind = 9, .name = "", .data = (const uint8_t *)"x", .size = 1};
+    bytes odd_bundle = {0};
+    assert_true(bundle_write(&odd, 1, &odd_bundle.data, &odd_bundle.size));
+    bundle_section *parsed = NULL;
+    size_t parsed_count = 0;
+    assert_false(bundle_parse(odd_bundle.data, odd_bundle.size, &parsed, &parsed_count, err,
+                              sizeof err));
+    assert_non_null(strstr(err, "unknown kind 9"));
+    free(odd_bundle.data);
     /* a file name that climbs out */
     bytes climb = bundle_of(&rest, "../etc", "x");
     bundle_section *s = NULL;
