@@ -68,3 +68,22 @@ def test_chain_follows_its_moved_step(cluster, example):
     assert second["resultUrl"].startswith(s3.base)
     assert placed_devices(orch, dep) == ["s1", "s3"]
     assert deployment(orch, dep)["epoch"] == r.json()["epoch"]
+
+
+def test_sigterm_drains_the_device_and_the_chain_follows(cluster, example):
+    """fibo on s3 -> counter.add on s1, the counter at 34. s1 gets SIGTERM: it asks the
+    orchestrator to drain it, the counter moves (to s2: s3 runs fibo, but either will
+    do) with its count, s3 is given the route, and s1 exits only after."""
+    orch, (s1, s2, s3) = cluster(3, orch_args=FAST)
+    add_modules(orch, example, ("fibo", "counter"))
+    dep = create(orch, "fib-count", step("fibo", "fibo", "s3"), step("counter", "add", "s1"))
+    deploy(orch, dep)
+    assert [s["result"] for s in execute(orch, dep, {"param0": 8})["steps"]] == ["34", "34"]
+
+    s1.proc.terminate()
+    assert s1.proc.wait(timeout=60) == 0
+    assert placed_devices(orch, dep)[1] != "s1"
+    done = [e for e in events(orch, "migration.completed") if e["subject"] == dep]
+    assert done and done[-1]["data"]["trigger"] == "drain"
+    second = execute(orch, dep, {"param0": 5})
+    assert [s["result"] for s in second["steps"]] == ["8", "42"]
