@@ -753,6 +753,8 @@ static void record(invocation *inv)
     json_object_set_new(entry, "deploymentVersion", json_integer(inv->dep->version));
     json_object_set_new(entry, "timings", timings_json(inv));
     history_put(inv->sv->history, entry);
+    if (inv->success && inv->sv->config->checkpoint_after_call)
+        checkpointer_poke(inv->sv->checkpointer);
     if (inv->success)
         log_info("call.done", "deployment=%s module=%s function=%s request=%s method=%s ms=%.3f",
                  inv->dep->id, inv->module->name, inv->function->name, inv->id, inv->method,

@@ -39,6 +39,7 @@ struct module_runtime {
     pthread_mutex_t lock;
     atomic_bool interrupted;    /* a call was stopped mid-way: memory is not consistent */
     atomic_bool stopping;       /* module_runtime_interrupt: the supervisor shuts down */
+    _Atomic uint64_t calls;     /* calls that finished, for the checkpointer */
     /* migration (docs/migration.md): the phase changes under the lock, and waiters
      * sleep on phase_changed with the lock */
     _Atomic int phase;          /* runtime_phase */
@@ -318,6 +319,8 @@ static void take_status(module_runtime *rt, wasm_status status, const char *func
            atomic_load(&rt->phase) != RUNTIME_MIGRATING)
         status = wasm_exec_resume(rt->exec);
     out->fuel_used = wasm_exec_fuel_used(rt->exec);
+    if (status != WASM_STATUS_SUSPENDED)
+        atomic_fetch_add(&rt->calls, 1);
     if (status == WASM_STATUS_SUSPENDED && !atomic_load(&rt->stopping)) {
         out->suspended = true;
         out->trap = WASM_TRAP_HOST;
@@ -385,6 +388,11 @@ bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_si
 }
 
 /* ------------------------------------------------------------- migration */
+
+uint64_t module_runtime_call_count(module_runtime *rt)
+{
+    return atomic_load(&rt->calls);
+}
 
 runtime_phase module_runtime_phase(module_runtime *rt)
 {

@@ -93,6 +93,8 @@ typedef enum runtime_phase {
 } runtime_phase;
 
 runtime_phase module_runtime_phase(module_runtime *rt);
+/* Calls that finished in this runtime (a checkpoint is taken when it changed). */
+uint64_t module_runtime_call_count(module_runtime *rt);
 /* Takes the lock for a call, waiting out a migration or a carried call first.
  * Returns RUNTIME_SERVING or RUNTIME_MOVED, with the lock held either way. */
 runtime_phase module_runtime_enter(module_runtime *rt);

@@ -112,6 +112,7 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     if (!device_announce(sv->device, port, err, err_size))
         return false;
     sv->cpu_rule = cpu_rule_start(sv);
+    sv->checkpointer = checkpointer_start(sv);
     return true;
 }
 
@@ -154,6 +155,7 @@ static void *grace_timer_main(void *arg)
 static void stop(supervisor *sv)
 {
     cpu_rule_stop(sv->cpu_rule);
+    checkpointer_stop(sv->checkpointer);
     atomic_store(&sv->stopping, true);
     grace_timer timer = {.grace_ms = sv->config->shutdown_grace_ms,
                          .deployments = sv->deployments};

@@ -55,6 +55,8 @@ typedef struct supervisor_config {
     long long migrate_grace_ms;     /* a running call may finish before it is suspended */
     long long moved_ttl_s;          /* how long a moved module's requests are redirected */
     uint64_t transfer_part_bytes;   /* a state transfer is sent in parts of this size */
+    long long checkpoint_interval_ms;   /* checkpoints to the orchestrator (0: none timed) */
+    bool checkpoint_after_call;
     long long drain_timeout_ms;     /* SIGTERM: how long the orchestrator may take to drain */
     double move_away_cpu;           /* the CPU rule's threshold (0: off) */
     char *move_away_cpu_text;       /* as given */
@@ -70,6 +72,7 @@ void supervisor_config_free(supervisor_config *config);
 typedef struct device device;   /* device.c */
 typedef struct departures departures;   /* departures.c */
 typedef struct cpu_rule cpu_rule;       /* move_away.c */
+typedef struct checkpointer checkpointer;   /* checkpointer.c */
 
 typedef struct supervisor {
     supervisor_config *config;
@@ -83,6 +86,7 @@ typedef struct supervisor {
     departures *departures;     /* moved modules, stale deployments */
     lease lease;                /* the orchestrator's, from its health probes */
     cpu_rule *cpu_rule;         /* --move-away-cpu */
+    checkpointer *checkpointer; /* module state to the orchestrator */
     atomic_bool stopping;
 } supervisor;
 
@@ -113,6 +117,10 @@ void state_transfer_handle_get(supervisor *sv, http_request *req);
 /* SIGTERM with an orchestrator: POST /liquid/drain and wait for its answer while
  * still serving. The CPU rule: a thread posting /liquid/move-away (move_away.c). */
 void move_away_drain(supervisor *sv);
+/* Checkpoints (checkpointer.c): a thread; poke it after a call. */
+checkpointer *checkpointer_start(supervisor *sv);
+void checkpointer_poke(checkpointer *c);
+void checkpointer_stop(checkpointer *c);
 cpu_rule *cpu_rule_start(supervisor *sv);
 void cpu_rule_stop(cpu_rule *rule);
 

@@ -99,6 +99,13 @@ static const config_option options[] = {
     {"transfer-part", {"LIQUID_TRANSFER_PART"}, CONFIG_SIZE, "4M",
      "a migration sends the module's state in parts of this size; a broken transfer "
      "continues from the last part the target kept", AT(transfer_part_bytes), "BYTES", 0, 0},
+    {"checkpoint-interval-ms", {"LIQUID_CHECKPOINT_INTERVAL_MS"}, CONFIG_INT, "1000",
+     "with an orchestrator, how often module instances that ran a call are checkpointed to "
+     "it (only the changed memory travels; 0: only after calls)", AT(checkpoint_interval_ms),
+     "MS", 0, 86400000},
+    {"checkpoint-after-call", {"LIQUID_CHECKPOINT_AFTER_CALL"}, CONFIG_BOOL, "true",
+     "also checkpoint right after each call that changed a module's state",
+     AT(checkpoint_after_call), NULL, 0, 0},
     {"drain-timeout-ms", {"LIQUID_DRAIN_TIMEOUT_MS"}, CONFIG_INT, "30000",
      "on SIGTERM with an orchestrator, how long to wait for it to move this device's modules "
      "away (POST /liquid/drain) before stopping", AT(drain_timeout_ms), "MS", 0, 3600000},

@@ -389,6 +389,7 @@ class FakeOrchestrator:
         import http.server
         self.routes, self.checkpoints, self.posts, self.lookups = {}, [], [], []
         self.drain_delay = 0
+        self.refuse_base = 0
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -417,7 +418,11 @@ class FakeOrchestrator:
             def do_PUT(self):
                 data = self.body()
                 outer.checkpoints.append((self.path, dict(self.headers), data))
-                self.answer(200, {"digest": "sha256:" + "0" * 64, "bytes": len(data)})
+                if outer.refuse_base and self.headers.get("X-Liquid-Base") != "none":
+                    outer.refuse_base -= 1
+                    return self.answer(409, {"errorText": "unknown base"})
+                digest = "sha256:%064x" % len(outer.checkpoints)
+                self.answer(200, {"digest": digest, "bytes": len(data)})
 
             def do_POST(self):
                 data = self.body()
@@ -620,3 +625,65 @@ def test_target_module_may_have_another_name(supervisors, file_server, example):
     status, headers, _ = unfollowed(s1.base + "/count/modules/counter/increment")
     assert status == 307 and headers["Location"] == s2.base + "/count/modules/tally/increment"
     assert s2.call("count", "tally", "increment").json()["result"] == {"result": "6"}
+
+
+# ------------------------------------------------------------- checkpoints
+
+def parse_lqcp(data):
+    import struct
+    magic, version, chunk, memory, n = struct.unpack_from("<4sIIQI", data, 0)
+    assert (magic, version, chunk) == (b"LQCP", 1, 4096)
+    at, chunks = 24, []
+    for _ in range(n):
+        (index,) = struct.unpack_from("<I", data, at)
+        chunks.append(index)
+        at += 4 + 4096
+    (rest,) = struct.unpack_from("<Q", data, at)
+    assert len(data) == at + 8 + rest
+    assert data[at + 8:at + 12] == b"LQSB"
+    return memory, chunks
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_checkpoints_send_only_what_changed(supervisors, file_server, example):
+    orch = FakeOrchestrator()
+    try:
+        s1 = supervisors("s1", args=["--orchestrator-url", orch.base,
+                                     "--checkpoint-interval-ms", "200"])
+        assert s1.deploy(counter_node(s1, file_server, example, epoch=3)).status == 200
+        assert increment_to(s1, "count", 1) == "1"
+        assert wait_for(lambda: len(orch.checkpoints) >= 1), s1.log_text()
+        path, headers, data = orch.checkpoints[0]
+        assert path == "/liquid/checkpoints/count/counter"
+        assert headers["X-Liquid-Epoch"] == "3" and headers["X-Liquid-Base"] == "none"
+        memory, first = parse_lqcp(data)
+        assert memory % 65536 == 0 and 0 < len(first) < memory // 4096
+        # reading changes nothing: no checkpoint
+        time.sleep(0.6)
+        assert s1.call("count", "counter", "get").status == 200
+        time.sleep(0.6)
+        assert len(orch.checkpoints) == 1, [c[1]["X-Liquid-Base"] for c in orch.checkpoints]
+        # one more change: a few chunks, on top of the last digest
+        assert s1.call("count", "counter", "increment").status == 200
+        assert wait_for(lambda: len(orch.checkpoints) >= 2)
+        _, headers, data = orch.checkpoints[1]
+        assert headers["X-Liquid-Base"] == "sha256:%064x" % 1
+        _, chunks = parse_lqcp(data)
+        assert 1 <= len(chunks) <= 2 and len(data) < 4 * 4096 + len(orch.checkpoints[0][2])
+        # the orchestrator lost the base: a full one follows at once
+        orch.refuse_base = 1
+        assert s1.call("count", "counter", "increment").status == 200
+        assert wait_for(lambda: len(orch.checkpoints) >= 4)
+        _, headers, data = orch.checkpoints[3]
+        assert headers["X-Liquid-Base"] == "none"
+        assert len(parse_lqcp(data)[1]) >= len(first)
+    finally:
+        orch.stop()
