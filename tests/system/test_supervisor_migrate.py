@@ -608,7 +608,8 @@ def test_bad_settings_are_refused(liquid_bin):
     help_text = subprocess.run([str(liquid_bin), "supervisor", "--help"], capture_output=True,
                                text=True, timeout=30).stdout
     for option in ("--migrate-grace-ms", "--moved-ttl-s", "--transfer-part",
-                   "--drain-timeout-ms", "--move-away-cpu", "--move-away-for-s"):
+                   "--drain-timeout-ms", "--move-away-cpu", "--move-away-for-s",
+                   "--checkpoint-interval-ms", "--checkpoint-after-call"):
         assert option in help_text
 
 
