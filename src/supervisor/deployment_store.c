@@ -474,6 +474,11 @@ static void save_module_state(deployment *d, size_t index)
     uint8_t *state = NULL;
     size_t size = 0;
     char err[512];
+    if (module_runtime_phase(rt) == RUNTIME_MOVED) {
+        log_info("module.state_not_saved", "deployment=%s module=%s reason=%s", d->id, name,
+                 log_quote("it moved to another device"));
+        return;     /* its state lives there now: never a second copy here */
+    }
     module_runtime_lock(rt);
     bool ok = module_runtime_save_state(rt, &state, &size, err, sizeof err);
     module_runtime_unlock(rt);

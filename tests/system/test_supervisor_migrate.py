@@ -688,3 +688,42 @@ def test_checkpoints_send_only_what_changed(supervisors, file_server, example):
         assert len(parse_lqcp(data)[1]) >= len(first)
     finally:
         orch.stop()
+
+
+def test_steady_load_through_a_migration_counts_every_call_once(supervisors, file_server,
+                                                                example):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
+    results, errors = [], []
+    lock = threading.Lock()
+
+    def load(method):
+        for _ in range(15):
+            time.sleep(0.02)
+            r = s1.call("count", "counter", "increment", method=method)
+            if r.status == 307:         # moved: the client goes where it is told
+                r = request(method, r.headers["Location"])
+            if method == "POST" and r.status == 200:
+                r = request("GET", r.json()["resultUrl"] + "?wait=20000")
+                value = r.json().get("result") if r.status == 200 else None
+            else:
+                value = r.json()["result"]["result"] if r.status == 200 else None
+            with lock:
+                (results if value else errors).append(value or (method, r))
+
+    threads = [threading.Thread(target=load, args=(m,)) for m in ("GET", "POST") * 3]
+    for t in threads:
+        t.start()
+    time.sleep(0.15)
+    r = migrate(s1, s2, "count", "counter", 2)
+    assert r.status == 200, r
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[:3]
+    values = sorted(int(v) for v in results)
+    # every accepted call ran exactly once, on one copy or the other
+    assert values == list(range(1, len(values) + 1)), values
+    assert s2.call("count", "counter", "get").json()["result"] == {"result": str(len(values))}
+    # the load straddled the move: calls ran on both copies
+    assert len(s1.history().json()) > 0 and len(s2.history().json()) > 1
