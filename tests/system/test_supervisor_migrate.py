@@ -727,3 +727,22 @@ def test_steady_load_through_a_migration_counts_every_call_once(supervisors, fil
     assert s2.call("count", "counter", "get").json()["result"] == {"result": str(len(values))}
     # the load straddled the move: calls ran on both copies
     assert len(s1.history().json()) > 0 and len(s2.history().json()) > 1
+
+
+def test_state_of_another_module_is_refused_and_the_source_serves_on(supervisors, file_server,
+                                                                     example):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 2) == "2"
+    # the target's "counter" is another binary: the engine refuses the snapshot
+    wrong = counter_node(s2, file_server, example, epoch=2)
+    wrong["modules"][0]["urls"]["binary"] = file_server.put("other.wasm",
+                                                            example("compute").read_bytes())
+    wrong["endpoints"] = {"counter": {}}
+    wrong["instructions"] = {"modules": {}}
+    wrong["mounts"] = {}
+    assert s2.deploy(wrong).status == 200
+    r = migrate(s1, s2, "count", "counter", 2)
+    assert r.status == 502, r
+    assert "cannot restore module counter" in r.json()["errorText"], r
+    assert s1.call("count", "counter", "increment").json()["result"] == {"result": "3"}
