@@ -295,7 +295,7 @@ def test_link_cut_device_serves_nothing_of_the_replaced_deployment(liquid_bin, b
 
 # ---------------------------------------------- 5. steady load during a migration
 
-def load_during_migration(net, liquid, build_dir):
+def load_during_migration(net, liquid, build_dir, target="s2"):
     ln = LiquidNet(net, liquid, build_dir)
     ln.add_module("fibo")
     ln.add_module("counter")
@@ -306,7 +306,7 @@ def load_during_migration(net, liquid, build_dir):
     try:
         wait_until(lambda: load.count() >= 20, 60, what="20 executions before the migration")
         t0 = time.monotonic()
-        moved = ln.migrate(dep, step=1, device="s2")
+        moved = ln.migrate(dep, step=1, device=target)
         t1 = time.monotonic()
         at_end = load.count()
         wait_until(lambda: load.count() >= at_end + 20, 60,
@@ -330,23 +330,26 @@ def load_during_migration(net, liquid, build_dir):
             "devices": [a["steps"][1]["device"] for a in answers],
             "s1": ids["s1"], "s2": ids["s2"], "record": moved.json(),
             "recorded": len(ln.executions(dep)) - 1, "last": result_of(last),
-            "redirect": redirect, "s2_url": ln.url("s2")}
+            "redirect": redirect, "target_url": ln.url(target), "target": ids[target]}
 
 
-def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_dir):
-    result = run_on_testnet(load_during_migration, 4, liquid_bin, build_dir)
+@pytest.mark.parametrize("target", ["s2", "s3"])
+def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_dir, target):
+    """To s2, a device new to the deployment; to s3, the device of the chain's first
+    step, which gets the deployment's next epoch before the orchestrator records it."""
+    result = run_on_testnet(load_during_migration, 4, liquid_bin, build_dir, target=target)
     values = result["values"]
     # one gapless sequence: every execution incremented the one instance exactly once
     assert sorted(values) == list(range(1, len(values) + 1)), values
     assert result["recorded"] == len(values)
     assert result["devices"].count(result["s1"]) >= 20, result["devices"]
-    assert result["devices"].count(result["s2"]) >= 1, result["devices"]
-    assert result["record"]["to"] == result["s2"]
+    assert result["devices"].count(result["target"]) >= 1, result["devices"]
+    assert result["record"]["to"] == result["target"]
     assert result["overlapping"] >= 1
     # the redirected call ran nowhere: the next execution is simply N + 1
     redirect = result["redirect"]
     assert redirect["status"] == 307, redirect
-    assert redirect["location"].startswith(result["s2_url"] + "/"), redirect
+    assert redirect["location"].startswith(result["target_url"] + "/"), redirect
     assert json.loads(redirect["body"])["status"] == "moved"
     assert result["last"] == len(values) + 1
 
