@@ -256,8 +256,8 @@ static size_t restore_moved(orchestrator *o, const json_t *before, const json_t 
     json_array_foreach(json_object_get(after, "sequence"), i, step) {
         const json_t *old = json_array_get(json_object_get(before, "sequence"), i);
         const char *from = string_member(old, "device"), *to = string_member(step, "device");
-        if (!from || !to || !strcmp(from, to))
-            continue;
+        if (!from || !to || !strcmp(from, to) || usable(o, from))
+            continue;   /* a live copy is newer than any checkpoint */
         const char *old_alias = string_member(old, "alias");
         const char *new_alias = string_member(step, "alias");
         address a;
@@ -661,6 +661,39 @@ static void clear_failover_error(failover *f, json_t *doc, const change *c)
                              c->reason, "moves", "isInFailover", in_failover));
 }
 
+/* A pinned step whose device is back moves home by planned migration; 1 when it did. */
+static size_t come_home(failover *f, const json_t *doc, size_t step, const change *c)
+{
+    migration_request r = {.deployment = string_member(doc, "_id"), .step = (long)step,
+                           .device = c->device, .trigger = "homecoming",
+                           .reason = "its pinned device is back"};
+    int status = 0;
+    json_t *answer = NULL;
+    migration_run(f->o, &r, &status, &answer);
+    if (status != 200) {
+        log_warn("deployment.homecoming_failed", "deployment=%s step=%zu device=%s reason=%s",
+                 r.deployment, step, c->device,
+                 log_quote(json_string_value(json_object_get(answer, "errorText"))));
+    } else {
+        json_t *now = NULL;
+        char err[256];
+        bool in_failover = store_deployment_get(f->o->store, r.deployment, &now, err,
+                                                sizeof err) == STORE_OK &&
+                           json_is_true(json_object_get(now, "isInFailover"));
+        json_decref(now);
+        events_publish(f->o->events, "deployment.recovered", r.deployment,
+                       json_pack("{s:s, s:s?, s:s, s:s, s:[{s:I, s:O, s:O, s:O}], s:b, s:b}",
+                                 "deployment", r.deployment, "name", string_member(doc, "name"),
+                                 "device", c->device, "reason", c->reason, "moves", "step",
+                                 (json_int_t)step, "from", json_object_get(answer, "from"), "to",
+                                 json_object_get(answer, "to"), "module",
+                                 json_object_get(answer, "module"), "migrated", 1,
+                                 "isInFailover", in_failover));
+    }
+    json_decref(answer);
+    return status == 200;
+}
+
 static void device_back(failover *f, const change *c)
 {
     orchestrator *o = f->o;
@@ -685,11 +718,17 @@ static void device_back(failover *f, const change *c)
         bool *stays = calloc(n + 1, sizeof *stays);
         const char **wanted = calloc(n + 1, sizeof *wanted);
         bool homecoming = false, stranded = false;
+        size_t migrated = 0;
         for (size_t s = 0; stays && wanted && s < n; s++) {
             const char *device = string_member(json_array_get(sequence, s), "device");
             const char *pin = json_string_value(json_array_get(pins, s));
             stays[s] = true;
-            if (pin && !strcmp(pin, c->device) && strcmp(device, c->device)) {
+            if (pin && !strcmp(pin, c->device) && strcmp(device, c->device) &&
+                usable(o, device)) {
+                /* its stand-in is alive and serving: the state it has now goes home
+                 * with it (a planned migration), not an older checkpoint */
+                migrated += come_home(f, doc, s, c);
+            } else if (pin && !strcmp(pin, c->device) && strcmp(device, c->device)) {
                 stays[s] = false;
                 wanted[s] = pin;
                 homecoming = true;
@@ -698,7 +737,15 @@ static void device_back(failover *f, const change *c)
                 stranded = true;
             }
         }
-        if (stays && wanted && (homecoming || stranded))
+        if (migrated) {
+            /* the document changed under us: the rest is done on the next event */
+            json_t *now = NULL;
+            if (store_deployment_get(o->store, string_member(doc, "_id"), &now, err,
+                                     sizeof err) == STORE_OK)
+                json_object_update(doc, now);
+            json_decref(now);
+            homecoming = true;
+        } else if (stays && wanted && (homecoming || stranded))
             move_steps(f, doc, stays, wanted, c,
                        homecoming ? "deployment.recovered" : "deployment.failover");
         else if (json_object_get(doc, "failoverError"))
