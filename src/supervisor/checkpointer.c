@@ -127,7 +127,8 @@ static bool take(module_runtime *rt, taken *t, char *err, size_t err_size)
     return true;
 }
 
-/* Chunks that differ from the record's (all that are not zero when it has no base). */
+/* Chunks that differ from the record's (all that are not zero when it has no base),
+ * written to out unless it is NULL (then only counted). */
 static size_t changed(const instance_record *r, const taken *t, uint32_t *out)
 {
     static const uint8_t zero[LQCP_CHUNK];
@@ -135,8 +136,9 @@ static size_t changed(const instance_record *r, const taken *t, uint32_t *out)
     size_t n = 0;
     for (size_t i = 0; i < t->chunk_count; i++) {
         uint64_t was = r->base[0] && i < r->chunk_count ? r->hashes[i] : zero_hash;
-        if (t->hashes[i] != was)
-            out[n++] = (uint32_t)i;
+        if (t->hashes[i] != was && out)
+            out[n] = (uint32_t)i;
+        n += t->hashes[i] != was;
     }
     return n;
 }
@@ -199,9 +201,8 @@ static void checkpoint_one(checkpointer *c, const char *orchestrator, deployment
     taken t = {0};
     if (!take(rt, &t, err, sizeof err))
         return;
-    uint32_t probe[1];
     bool same_rest = r->base[0] && lqcp_chunk_hash(t.rest, t.rest_size) == r->rest_hash;
-    if (same_rest && t.chunk_count == r->chunk_count && !changed(r, &t, probe) && !r->pending) {
+    if (same_rest && t.chunk_count == r->chunk_count && !changed(r, &t, NULL) && !r->pending) {
         r->calls_seen = calls;      /* a call that changed nothing */
         taken_free(&t);
         return;
