@@ -80,6 +80,7 @@ typedef struct run {
     unsigned next_label;
     json_t *attempts;           /* earlier attempts, when the execution was run again */
     long unreachable_step;      /* the step whose device could not be reached, or -1 */
+    bool stale_epoch;           /* step 1 refused our epoch: the deployment moved on */
 } run;
 
 static void fail(run *r, int status, long step, const char *fmt, ...)
@@ -488,6 +489,9 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint)
     }
     json_t *answer = http_result_json(&res);
     const char *result_url = string_member(answer, "resultUrl");
+    const char *refusal = string_member(answer, "errorText");
+    if (res.status == 409 && refusal && strstr(refusal, "stale epoch"))
+        r->stale_epoch = true;  /* the placement changed since we read it: read again */
     if (res.status >= 400 && !result_url) {
         const char *why = string_member(answer, "errorText");
         fail(r, res.status >= 500 ? 502 : 400, 0, "%s refused the call (%ld): %s", label(r, 0),
@@ -658,6 +662,49 @@ static void start_again(run *r, json_t *doc, const char *device)
     r->unreachable_step = -1;
 }
 
+/* Step 1 refused the call because its device holds a newer epoch than the document
+ * this run read (a migration or failover stored a new placement since): nothing ran,
+ * so the call goes again on the placement as it is now, a few times at most. */
+static void retry_if_stale(run *r)
+{
+    for (int tries = 0; tries < 5 && r->stale_epoch && r->error[0]; tries++) {
+        json_int_t had = deployment_epoch(r->deployment);
+        json_t *doc = NULL;
+        char err[256];
+        for (int waits = 0; waits < 50; waits++) {
+            json_decref(doc);
+            doc = NULL;
+            if (store_deployment_get(r->o->store, r->deployment_id, &doc, err, sizeof err) !=
+                STORE_OK)
+                return;
+            if (deployment_epoch(doc) > had)
+                break;
+            sleep_ms(20);   /* the device has it; the store is a moment behind */
+        }
+        if (deployment_epoch(doc) <= had) {
+            json_decref(doc);
+            return;
+        }
+        log_info("execution.reread", "deployment=%s execution=%s epoch=%" JSON_INTEGER_FORMAT
+                 " reason=%s", r->deployment_id, r->id, deployment_epoch(doc),
+                 log_quote(r->error));
+        json_decref(r->deployment);
+        r->deployment = doc;
+        r->deployment_id = string_member(doc, "_id");
+        r->sequence = json_object_get(doc, "sequence");
+        json_array_clear(r->steps);
+        r->error[0] = '\0';
+        r->status = 0;
+        r->failed_step = -1;
+        r->stale_epoch = false;
+        const json_t *endpoint = endpoint_of(r, 0);
+        char *url = first_url(r, endpoint);
+        if (url)
+            call_and_follow(r, url, endpoint);
+        free(url);
+    }
+}
+
 /* An execution whose step's device died under it runs once more, from its stored
  * input, on the placement failover made (bounded by the execution's deadline). */
 static void retry_if_lost(run *r)
@@ -713,6 +760,7 @@ void executor_execute(orchestrator *o, http_request *req, const char *ref)
         ids_new_object_id(r.id);
         record_start(&r, req);
         call_and_follow(&r, url, endpoint);
+        retry_if_stale(&r);
         if (r.error[0])
             retry_if_lost(&r);
         record_end(&r, now_ms() - r.started);
