@@ -195,7 +195,8 @@ static void checkpoint_one(checkpointer *c, const char *orchestrator, deployment
     module_runtime *rt = d->runtimes[i];
     instance_record *r = record_of(c, d, i);
     uint64_t calls = module_runtime_call_count(rt);
-    if (!r || (calls == r->calls_seen && !r->pending && r->base[0]))
+    /* an instance no call has run in is what its deploy made: nothing to keep yet */
+    if (!r || !calls || (calls == r->calls_seen && !r->pending && r->base[0]))
         return;
     char err[400] = "";
     taken t = {0};

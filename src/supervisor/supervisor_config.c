@@ -197,8 +197,10 @@ int supervisor_config_load(supervisor_config *c, int argc, char **argv)
     config_extra extra;
     char err[512];
     config_status status = config_load(&spec, c, argc, argv, &extra, err, sizeof err);
-    if (status == CONFIG_HELP)
+    if (status == CONFIG_HELP) {
+        supervisor_config_free(c);
         return -1;
+    }
     if (status == CONFIG_ERROR) {
         supervisor_config_free(c);
         return usage_error(err);

@@ -645,7 +645,7 @@ def parse_lqcp(data):
     return memory, chunks
 
 
-def wait_for(predicate, timeout=10):
+def wait_for(predicate, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
