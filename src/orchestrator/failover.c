@@ -669,27 +669,11 @@ static size_t come_home(failover *f, const json_t *doc, size_t step, const chang
                            .reason = "its pinned device is back"};
     int status = 0;
     json_t *answer = NULL;
-    migration_run(f->o, &r, &status, &answer);
-    if (status != 200) {
+    migration_run(f->o, &r, &status, &answer);   /* publishes deployment.recovered */
+    if (status != 200)
         log_warn("deployment.homecoming_failed", "deployment=%s step=%zu device=%s reason=%s",
                  r.deployment, step, c->device,
                  log_quote(json_string_value(json_object_get(answer, "errorText"))));
-    } else {
-        json_t *now = NULL;
-        char err[256];
-        bool in_failover = store_deployment_get(f->o->store, r.deployment, &now, err,
-                                                sizeof err) == STORE_OK &&
-                           json_is_true(json_object_get(now, "isInFailover"));
-        json_decref(now);
-        events_publish(f->o->events, "deployment.recovered", r.deployment,
-                       json_pack("{s:s, s:s?, s:s, s:s, s:[{s:I, s:O, s:O, s:O}], s:b, s:b}",
-                                 "deployment", r.deployment, "name", string_member(doc, "name"),
-                                 "device", c->device, "reason", c->reason, "moves", "step",
-                                 (json_int_t)step, "from", json_object_get(answer, "from"), "to",
-                                 json_object_get(answer, "to"), "module",
-                                 json_object_get(answer, "module"), "migrated", 1,
-                                 "isInFailover", in_failover));
-    }
     json_decref(answer);
     return status == 200;
 }

@@ -440,6 +440,19 @@ static void record_success(migration *m, const json_t *source_answer)
     json_object_set_new(m->next, "migrations", records_with(m->doc, m->record));
     if (store_deployment_put(o->store, m->next, err, sizeof err) != STORE_OK)
         log_error("migration.store_failed", "deployment=%s reason=%s", m->id, log_quote(err));
+    /* published as soon as the placement is stored, so whoever sees the new placement
+     * finds the events that explain it */
+    json_t *data = json_deep_copy(m->record);
+    json_object_set_new(data, "deployment", json_string(m->id));
+    events_publish(o->events, "migration.completed", m->id, data);
+    if (m->request->trigger && !strcmp(m->request->trigger, "homecoming"))
+        events_publish(o->events, "deployment.recovered", m->id,
+                       json_pack("{s:s, s:s?, s:s, s:s?, s:[{s:I, s:s, s:s, s:O?}], s:b, s:b}",
+                                 "deployment", m->id, "name", string_member(m->doc, "name"),
+                                 "device", m->target.id, "reason", m->request->reason, "moves",
+                                 "step", (json_int_t)m->step, "from", m->source.id, "to",
+                                 m->target.id, "module", json_object_get(m->record, "module"),
+                                 "migrated", 1, "isInFailover", off_goal));
     size_t failures = push_routes(m);
     placement_pending_clear(o->placement, m->id);
     if (failures) {
@@ -455,9 +468,6 @@ static void record_success(migration *m, const json_t *source_answer)
              log_quote(device_label(&m->source)), log_quote(device_label(&m->target)),
              m->transfer, json_integer_value(json_object_get(m->record, "bytes")), unavailable_ms,
              ms);
-    json_t *data = json_deep_copy(m->record);
-    json_object_set_new(data, "deployment", json_string(m->id));
-    events_publish(o->events, "migration.completed", m->id, data);
 }
 
 static void start_record(migration *m)
