@@ -68,3 +68,18 @@ def test_execution_in_flight_on_a_killed_device_returns_a_result(cluster, exampl
     assert again["result"] == first["result"]
     metrics = orch.get("/metrics").body.decode()
     assert "liquid_executions_retried_total 1" in metrics
+
+
+def test_supervisor_checkpoints_and_the_counter_survives_kill_9(cluster, example):
+    """No help from the test this time: s1's own checkpoints reach the orchestrator."""
+    orch, (s1, s2) = cluster(2, orch_args=FAST)
+    add_modules(orch, example, ("counter",))
+    dep = create(orch, "count", step("counter", "add", "s1"))
+    deploy(orch, dep)
+    assert execute(orch, dep, {"param0": 41})["result"] == {"result": "41"}
+    wait_until(lambda: [e for e in events(orch, "checkpoint.stored") if e["subject"] == dep],
+               timeout=15, what="s1 to checkpoint the counter")
+    s1.stop(signal.SIGKILL)
+    wait_until(lambda: placed_devices(orch, dep) == ["s2"], timeout=30,
+               what="the counter to move to s2")
+    assert execute(orch, dep, {"param0": 1})["result"] == {"result": "42"}
