@@ -197,3 +197,32 @@ def test_route_lookup_and_lease(cluster, liquid_bin, tmp_path, example):
     orch.delete(f"/file/manifest/{dep}")
     wait_until(lambda: lease(proxies["s2"]) == ("600", "-"), timeout=10,
                what="s2's lease to name nothing")
+
+
+def test_step_1_refusing_an_older_epoch_is_called_again(cluster, liquid_bin, tmp_path, example):
+    """A device given a newer epoch while the orchestrator is still recording it (a
+    migration's target) refuses the executor's older one: nothing ran, so the executor
+    reads the deployment again and, the store being a moment behind, calls without the
+    epoch (its own is the older one: it fences nothing)."""
+    orch, proxies, _ = proxied_cluster(cluster, liquid_bin, tmp_path, ("s1",), orch_args=FAST)
+    add_modules(orch, example, ("fibo",))
+    dep = create(orch, "f", step("fibo", "fibo", "s1"))
+    deploy(orch, dep)
+    epoch = deployment(orch, dep)["epoch"]
+    refusals = []
+
+    def refuse_once(rec):
+        if refusals:
+            return None
+        refusals.append(rec)
+        return 409, {"errorText": f"stale epoch: this device holds epoch {epoch + 1}, the "
+                                  f"request carries {epoch}"}
+    proxies["s1"].intercept("GET", rf"/{dep}/modules/fibo/fibo", refuse_once)
+    result = execute(orch, dep, {"param0": 5})
+    assert result["result"] == {"result": "8"}
+    calls = proxies["s1"].seen("GET", rf"/{dep}/modules/fibo/fibo")
+    assert len(calls) == 2
+    assert calls[0].headers.get("x-liquid-epoch") == str(epoch)
+    assert "x-liquid-epoch" not in calls[1].headers
+    record = orch.get(f"/execute/{result['executionId']}").json()
+    assert record["status"] == "success" and not record.get("attempts")
