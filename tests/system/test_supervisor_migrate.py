@@ -746,3 +746,23 @@ def test_state_of_another_module_is_refused_and_the_source_serves_on(supervisors
     assert r.status == 502, r
     assert "cannot restore module counter" in r.json()["errorText"], r
     assert s1.call("count", "counter", "increment").json()["result"] == {"result": "3"}
+
+
+def test_a_posted_call_moved_mid_way_is_answered_at_its_result_url(supervisors, file_server,
+                                                                   example, liquid):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(compute_node(s1, file_server, example, epoch=1)).status == 200
+    assert s2.deploy(compute_node(s2, file_server, example, epoch=2)).status == 200
+    iterations = 30_000_000
+    expected = liquid("run", "--invoke", "run", str(example("compute")),
+                      str(iterations)).stdout.strip()
+    r = s1.call("cmp", "compute", "run", {"iterations": iterations}, method="POST")
+    assert r.status == 200, r
+    result_url = r.json()["resultUrl"]
+    time.sleep(0.3)
+    r = migrate(s1, s2, "cmp", "compute", 2)
+    assert r.status == 200 and r.json()["resumedCall"], r
+    assert r.json()["resumedCall"] == request_id_of(result_url)
+    entry = request("GET", result_url + "?wait=30000", timeout=60)
+    assert entry.status == 200, (entry, s1.log_text())
+    assert entry.json()["result"] == expected and entry.json()["success"] is True
