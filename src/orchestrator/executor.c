@@ -81,7 +81,6 @@ typedef struct run {
     json_t *attempts;           /* earlier attempts, when the execution was run again */
     long unreachable_step;      /* the step whose device could not be reached, or -1 */
     bool stale_epoch;           /* step 1 refused our epoch: the deployment moved on */
-    bool without_epoch;         /* call step 1 without X-Liquid-Epoch (see retry_if_stale) */
 } run;
 
 static void fail(run *r, int status, long step, const char *fmt, ...)
@@ -466,7 +465,7 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint)
                                            &res);
         else    /* after a redirect without the epoch: the stored one may be older */
             answered = http_request_send(post ? "POST" : "GET", target, headers,
-                                         moved_to || r->without_epoch ? 0 : 1,
+                                         moved_to ? 0 : 1,
                                          post ? "" : NULL, 0, NULL, CALL_TIMEOUT_MS, &res);
         /* the module moved (docs/migration.md): call it where it is now */
         if (!answered || (res.status != 307 && res.status != 308) || !is_url(res.location) ||
@@ -665,30 +664,39 @@ static void start_again(run *r, json_t *doc, const char *device)
 
 /* Step 1 refused the call because its device holds a newer epoch than the document
  * this run read: a migration or failover is giving it a new placement. Nothing ran.
- * The call goes again on the placement as stored now, or, while the change is still
- * being sent (the store a moment behind the device), on the same one without the
- * epoch: ours is the older one, so it can fence nothing. */
+ * The call goes again once the new placement is stored. Never without the epoch: a
+ * migration's target that already ran a step of the chain holds the new routes before
+ * the moved state has arrived, and must not be called into until it has. */
+#define STALE_WAIT_MS 30000
+
 static void retry_if_stale(run *r)
 {
-    for (int tries = 0; tries < 3 && r->stale_epoch && r->error[0]; tries++) {
+    double deadline = now_ms() + STALE_WAIT_MS;
+    if (deadline > r->started + EXECUTION_TIMEOUT_MS)
+        deadline = r->started + EXECUTION_TIMEOUT_MS;
+    for (int tries = 0; tries < 5 && r->stale_epoch && r->error[0]; tries++) {
+        json_int_t had = deployment_epoch(r->deployment);
         json_t *doc = NULL;
         char err[256];
-        if (store_deployment_get(r->o->store, r->deployment_id, &doc, err, sizeof err) !=
-            STORE_OK)
-            return;
-        if (deployment_epoch(doc) > deployment_epoch(r->deployment)) {
-            json_decref(r->deployment);
-            r->deployment = doc;
-            r->deployment_id = string_member(doc, "_id");
-            r->sequence = json_object_get(doc, "sequence");
-        } else {
+        for (;;) {
+            if (store_deployment_get(r->o->store, r->deployment_id, &doc, err, sizeof err) !=
+                STORE_OK)
+                return;
+            if (deployment_epoch(doc) > had)
+                break;
             json_decref(doc);
-            r->without_epoch = true;
+            doc = NULL;
+            if (now_ms() >= deadline)
+                return;     /* the refusal stands */
+            sleep_ms(20);
         }
         log_info("execution.reread", "deployment=%s execution=%s epoch=%" JSON_INTEGER_FORMAT
-                 " without_epoch=%s reason=%s", r->deployment_id, r->id,
-                 deployment_epoch(r->deployment), r->without_epoch ? "yes" : "no",
+                 " reason=%s", r->deployment_id, r->id, deployment_epoch(doc),
                  log_quote(r->error));
+        json_decref(r->deployment);
+        r->deployment = doc;
+        r->deployment_id = string_member(doc, "_id");
+        r->sequence = json_object_get(doc, "sequence");
         json_array_clear(r->steps);
         r->error[0] = '\0';
         r->status = 0;

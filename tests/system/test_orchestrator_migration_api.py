@@ -8,6 +8,7 @@ step runs; health probes grant a lease naming what each device should hold.
 """
 import json
 import signal
+import threading
 
 from migration_util import proxied_cluster
 from orchestrator_util import cluster, orchestrator  # noqa: F401 (fixtures)
@@ -199,30 +200,44 @@ def test_route_lookup_and_lease(cluster, liquid_bin, tmp_path, example):
                what="s2's lease to name nothing")
 
 
-def test_step_1_refusing_an_older_epoch_is_called_again(cluster, liquid_bin, tmp_path, example):
-    """A device given a newer epoch while the orchestrator is still recording it (a
-    migration's target) refuses the executor's older one: nothing ran, so the executor
-    reads the deployment again and, the store being a moment behind, calls without the
-    epoch (its own is the older one: it fences nothing)."""
-    orch, proxies, _ = proxied_cluster(cluster, liquid_bin, tmp_path, ("s1",), orch_args=FAST)
-    add_modules(orch, example, ("fibo",))
-    dep = create(orch, "f", step("fibo", "fibo", "s1"))
+def test_step_1_refusing_an_older_epoch_is_called_on_the_new_placement(cluster, liquid_bin,
+                                                                       tmp_path, example):
+    """A migration's target that already runs step 1 holds the new epoch (and routes)
+    before the orchestrator records the migration: it refuses the executor's older
+    epoch, nothing ran, and the executor calls again once the new placement is stored
+    — never into the target before its state has arrived."""
+    orch, proxies, _ = proxied_cluster(cluster, liquid_bin, tmp_path, ("s1", "s2"),
+                                       orch_args=FAST)
+    add_modules(orch, example, ("fibo", "counter"))
+    dep = create(orch, "fc", step("fibo", "fibo", "s1"), step("counter", "add", "s2"))
     deploy(orch, dep)
     epoch = deployment(orch, dep)["epoch"]
+    assert [s["result"] for s in execute(orch, dep, {"param0": 8})["steps"]] == ["34", "34"]
     refusals = []
 
-    def refuse_once(rec):
-        if refusals:
+    def refuse_until_recorded(rec):
+        if deployment(orch, dep)["epoch"] > epoch:
             return None
         refusals.append(rec)
         return 409, {"errorText": f"stale epoch: this device holds epoch {epoch + 1}, the "
                                   f"request carries {epoch}"}
-    proxies["s1"].intercept("GET", rf"/{dep}/modules/fibo/fibo", refuse_once)
-    result = execute(orch, dep, {"param0": 5})
-    assert result["result"] == {"result": "8"}
+
+    def slow_move(rec):
+        # the executor's call arrives while the state is on its way
+        proxies["s1"].intercept("GET", rf"/{dep}/modules/fibo/fibo", refuse_until_recorded)
+        answer = {}
+        caller = threading.Thread(target=lambda: answer.update(
+            r=orch.post(f"/execute/{dep}", json_body={"param0": 5}, timeout=60)))
+        caller.start()
+        wait_until(lambda: refusals, timeout=10, what="the executor to be refused")
+        slow_move.caller, slow_move.answer = caller, answer
+        return None     # the real supervisor moves the counter
+    proxies["s2"].intercept("POST", r"/deploy/.*/migrate", slow_move)
+    r = orch.post(f"/file/manifest/{dep}/migrate", json_body={"step": 1, "device": "s1"})
+    assert r.status == 200, r
+    slow_move.caller.join(timeout=60)
+    response = slow_move.answer["r"]
+    assert response.status == 200, response
+    assert [s["result"] for s in response.json()["steps"]] == ["8", "42"]
     calls = proxies["s1"].seen("GET", rf"/{dep}/modules/fibo/fibo")
-    assert len(calls) == 2
-    assert calls[0].headers.get("x-liquid-epoch") == str(epoch)
-    assert "x-liquid-epoch" not in calls[1].headers
-    record = orch.get(f"/execute/{result['executionId']}").json()
-    assert record["status"] == "success" and not record.get("attempts")
+    assert calls[-1].headers.get("x-liquid-epoch") == str(epoch + 1)
