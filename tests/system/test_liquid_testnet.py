@@ -156,7 +156,7 @@ def test_sigterm_moves_the_counter_and_no_execution_fails(liquid_bin, build_dir)
 
 # ------------------------------------------------------------ 2. kill -9
 
-def kill_recovers_from_checkpoint(net, liquid, build_dir, iterations, reference):
+def kill_recovers_from_checkpoint(net, liquid, build_dir, iterations):
     ln = LiquidNet(net, liquid, build_dir)
     for module in ("fibo", "counter", "compute"):
         ln.add_module(module)
@@ -195,7 +195,7 @@ def kill_recovers_from_checkpoint(net, liquid, build_dir, iterations, reference)
 
 def test_kill_9_continues_from_the_checkpoint(liquid_bin, build_dir, compute_reference):
     result = run_on_testnet(kill_recovers_from_checkpoint, 4, liquid_bin, build_dir,
-                            iterations=COMPUTE_ITERATIONS, reference=compute_reference)
+                            iterations=COMPUTE_ITERATIONS)
     assert result["restored_on"] == result["s2"]
     assert result["long_on"] == ["s2"]
     # the execution running on s1 when it died was run again on s2 and answered
