@@ -315,13 +315,13 @@ def load_during_migration(net, liquid, build_dir, target="s2"):
     ids = ln.ids()
     load = Load(lambda: ln.execute(dep, {"param0": 1}), threads=3)
     try:
-        wait_until(lambda: load.count() >= 20, 60, what="20 executions before the migration")
+        wait_until(lambda: load.count() >= 20, 60, what="20 executions before the migration", on_timeout=ln.logs)
         t0 = time.monotonic()
         moved = ln.migrate(dep, step=1, device=target)
         t1 = time.monotonic()
         at_end = load.count()
         wait_until(lambda: load.count() >= at_end + 20, 60,
-                   what="20 executions after the migration")
+                   what="20 executions after the migration", on_timeout=ln.logs)
     finally:
         outcomes = load.stop()
     ln.check(moved.status == 200, f"the migration failed: {moved}")
@@ -381,12 +381,12 @@ def pinned_step_comes_home_under_load(net, liquid, build_dir):
     ln.wait_event("deployment.failover", dep, after=seq)
     load = Load(lambda: ln.execute(dep), threads=3)
     try:
-        wait_until(lambda: load.count() >= 20, 60, what="20 executions on s2")
+        wait_until(lambda: load.count() >= 20, 60, what="20 executions on s2", on_timeout=ln.logs)
         seq = ln.last_event_seq()
         ln.restore("s1")
         ln.wait_event("deployment.recovered", dep, after=seq)
         at = load.count()
-        wait_until(lambda: load.count() >= at + 20, 60, what="20 executions after coming home")
+        wait_until(lambda: load.count() >= at + 20, 60, what="20 executions after coming home", on_timeout=ln.logs)
     finally:
         outcomes = load.stop()
     bad = [(i, v) for i, _, _, v in outcomes if not (hasattr(v, "status") and v.status == 200)]
