@@ -272,7 +272,9 @@ def report(results, args, commit):
         f"`bench/migration/run.sh` ({args.runs} runs each, medians). An orchestrator and "
         "two supervisors on three simulated hosts of one bridge (`testnet.sh`: network "
         "namespaces joined by veth links, all on this machine), `--no-mdns --log-level "
-        f"warn`, health every {HEALTH_INTERVAL}; the module is `examples/ballast.c`.",
+        f"warn`, health every {HEALTH_INTERVAL}, the orchestrator with `--max-upload 256M` "
+        "(with its default, 64M, the full checkpoint of a module of 64 MiB or more is "
+        "refused with 413); the modules are `examples/ballast.c` and `examples/counter.c`.",
         "",
         ("The machine was quiet" if quiet else
          "**The machine was not quiet** (other work was running)") +
