@@ -377,6 +377,13 @@ fail:
 bool http_post_multipart(const char *url, const http_part *parts, size_t part_count,
                          long timeout_ms, http_result *out)
 {
+    return http_post_multipart_with_headers(url, NULL, 0, parts, part_count, timeout_ms, out);
+}
+
+bool http_post_multipart_with_headers(const char *url, const http_header *headers,
+                                      size_t header_count, const http_part *parts,
+                                      size_t part_count, long timeout_ms, http_result *out)
+{
     result_reset(out);
     CURL *handle = thread_handle(out);
     if (!handle)
@@ -396,7 +403,12 @@ bool http_post_multipart(const char *url, const http_part *parts, size_t part_co
     sink received = {.handle = handle, .limit = MAX_MEMORY_BODY, .fd = -1};
     setup_common(handle, url, timeout_ms, &received, curl_error);
     curl_easy_setopt(handle, CURLOPT_MIMEPOST, mime);
+    /* curl writes the multipart Content-Type (with its boundary) itself */
+    struct curl_slist *list = build_headers(headers, header_count, NULL);
+    if (list)
+        curl_easy_setopt(handle, CURLOPT_HTTPHEADER, list);
     bool ok = perform(handle, url, timeout_ms, &received, curl_error, out);
+    curl_slist_free_all(list);
     curl_mime_free(mime);
     if (ok)
         take_body(&received, out);

@@ -53,6 +53,10 @@ bool http_get(const char *url, long timeout_ms, http_result *out);
 bool http_post_json(const char *url, const json_t *body, long timeout_ms, http_result *out);
 bool http_post_multipart(const char *url, const http_part *parts, size_t part_count,
                          long timeout_ms, http_result *out);
+/* The same, with extra request headers (a chained call's X-Liquid-Epoch, say). */
+bool http_post_multipart_with_headers(const char *url, const http_header *headers,
+                                      size_t header_count, const http_part *parts,
+                                      size_t part_count, long timeout_ms, http_result *out);
 /* GET url into a file at path (written to path.part, then renamed), refusing more than
  * max_bytes (0: no limit); fills sha256 with the digest of what was written. */
 bool http_download(const char *url, const char *path, uint64_t max_bytes, long timeout_ms,

@@ -149,8 +149,7 @@ static void follow(const char *result_url, double deadline, chain_outcome *out)
 }
 
 /* The next step is told this deployment's epoch, so a copy of it that was replaced
- * learns so (docs/migration.md). A file transfer goes without it: the multipart
- * client takes no extra headers. */
+ * learns so (docs/migration.md), whether it is sent files or not. */
 static bool call_next(const manifest_endpoint *to, const char *url, const chain_file *files,
                       size_t file_count, long timeout_ms, const uint64_t *epoch, http_result *r)
 {
@@ -167,7 +166,8 @@ static bool call_next(const manifest_endpoint *to, const char *url, const chain_
             parts[i] = (http_part){.field = files[i].mount, .path = files[i].path,
                                    .filename = files[i].mount,
                                    .content_type = "application/octet-stream"};
-        bool answered = http_post_multipart(url, parts, file_count, timeout_ms, r);
+        bool answered = http_post_multipart_with_headers(url, &header, epoch ? 1 : 0, parts,
+                                                         file_count, timeout_ms, r);
         free(parts);
         return answered;
     }

@@ -11,8 +11,8 @@ import time
 import urllib.error
 import urllib.request
 
-from supervisor_util import (endpoint, file_server, module_entry, node, request,  # noqa: F401
-                             request_id_of, supervisors)
+from supervisor_util import (endpoint, file_server, module_entry, mount, node,  # noqa: F401
+                             request, request_id_of, supervisors)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -113,6 +113,40 @@ def test_chained_call_carries_the_epoch(supervisors, file_server, example):
     r = s1.call("ch", "counter", "increment")
     assert r.status == 502 and "stale epoch" in r.json()["errorText"], r
     assert s2.get("/deploy/ch").status == 404
+
+
+def file_chain(producer, consumer, files, wat, dep="fch", epoch=2):
+    """producer's produce() writes image.jpeg, which goes to consumer's consume() as a
+    multipart part (tests/wat/supervisor_files.wat)."""
+    url = files.put("files.wasm", wat("supervisor_files").read_bytes())
+    consume = endpoint(consumer.base, dep, "f", "consume", method="post", params=(),
+                       request_body={"media_type": "multipart/form-data"})
+    produce = endpoint(producer.base, dep, "f", "produce", params=(), media_type="image/jpeg")
+    consumer_node = node(dep, [module_entry("f", url)], [
+        {"module": "f", "function": "consume", "endpoint": consume,
+         "mounts": {"execution": [mount("image.jpeg", "execution")]}}], epoch=epoch)
+    producer_node = node(dep, [module_entry("f", url)], [
+        {"module": "f", "function": "produce", "endpoint": produce, "to": consume,
+         "mounts": {"output": [mount("image.jpeg", "output", "image/jpeg")]}}], epoch=epoch)
+    return producer_node, consumer_node
+
+
+def test_chained_call_with_files_carries_the_epoch(supervisors, file_server, wat):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    producer_node, consumer_node = file_chain(s1, s2, file_server, wat)
+    assert s2.deploy(consumer_node).status == 200
+    assert s1.deploy(producer_node).status == 200
+    r = s1.call("fch", "f", "produce")
+    assert r.status == 200 and "result" in r.json()["result"], (r, s1.log_text())
+    # s1 moves on to epoch 3: the file it forwards tells s2 that s2's copy is stale
+    routes = {k: producer_node[k] for k in ("endpoints", "instructions")}
+    routes["epoch"] = 3
+    assert request("PUT", s1.base + "/deploy/fch/routes", json_body=routes).status == 200
+    r = s1.call("fch", "f", "produce")
+    assert r.status == 502 and "stale epoch" in r.json()["errorText"], r
+    assert s2.get("/deploy/fch").status == 404
+    [entry] = [e for e in s2.history().json()]
+    assert entry["success"]       # only the call made at epoch 2 ran there
 
 
 # ------------------------------------------------------- planned migration
