@@ -9,7 +9,8 @@ gives). "S3 calls S1" is a two-step manifest fibo (on s3) -> counter.add (on s1)
 counter adds what fibo answers, and the chain's result is the count.
 
 1. SIGTERM of s1: it drains; the counter, at 41, answers 42 on the device it moved
-   to; executions of s3's chain run throughout and none fails.
+   to; executions of s3's chain run throughout and none fails. And a long call
+   running when s1 is stopped is carried: its caller gets the uninterrupted result.
 2. kill -9 of s1: the counter continues from its newest checkpoint on s2; s3's chain
    is rerouted there; a long /execute in flight on s1 when it died returns the result
    of an uninterrupted run.
@@ -152,6 +153,35 @@ def test_sigterm_moves_the_counter_and_no_execution_fails(liquid_bin, build_dir)
     assert result["values"][0] == 42
     assert result["drained"] == ["device.draining"]
     assert result["trigger"] == "drain"
+
+
+def sigterm_mid_call(net, liquid, build_dir, iterations):
+    ln = LiquidNet(net, liquid, build_dir, supervisors=("s1", "s2"))
+    ln.add_module("compute")
+    dep = ln.create("long", step("compute", "run", "s1"))
+    ln.deploy(dep)
+    join = in_background(ln.execute, dep, {"param0": iterations}, timeout=300)
+    wait_running(ln, dep)
+    seq = ln.last_event_seq()
+    ln.signal("s1", signal.SIGTERM)
+    status = ln.wait_exit("s1", timeout=120)
+    r = join(300)
+    ln.check(r.status == 200, f"the call running when s1 was stopped failed: {r}")
+    completed = ln.wait_event("migration.completed", dep, after=seq)
+    return {"exit": status, "execution": r.json(), "completed": completed["data"],
+            "placed": ln.placed(dep)}
+
+
+def test_sigterm_mid_call_carries_the_call_and_its_caller_gets_the_result(
+        liquid_bin, build_dir, compute_reference):
+    result = run_on_testnet(sigterm_mid_call, 3, liquid_bin, build_dir,
+                            iterations=COMPUTE_ITERATIONS)
+    assert result["exit"] == 0
+    assert result["placed"] == ["s2"]
+    # suspended on s1, carried to s2 and finished there: the uninterrupted run's answer
+    assert result["completed"]["resumedCall"] == result["execution"]["steps"][0]["requestId"]
+    assert result["completed"]["trigger"] == "drain"
+    assert result["execution"]["result"] == {"result": compute_reference}
 
 
 # ------------------------------------------------------------ 2. kill -9
