@@ -2,9 +2,9 @@
  * ballast.c — a reactor module whose state is mostly linear memory, for measuring how
  * long moving a function with its state takes (bench/migration): ballast(mib, percent)
  * grows the ballast to that many MiB, writing every new byte, and changes that share
- * of its 4 KiB chunks (a checkpoint then has that much to send); fill and touch do
- * one of the two; digest() folds every byte into one number so a moved copy can be
- * checked against the original; size() answers at once.
+ * of its 4 KiB chunks (a checkpoint then has that much to send), or with (0, -1)
+ * answers digest(), every byte folded into one number so a moved copy can be checked
+ * against the original; fill and touch do one of the two; size() answers at once.
  *
  *   liquid run --invoke ballast ballast.wasm 16 1      -> 16777216
  *
@@ -74,12 +74,25 @@ static int32_t touch_chunks(int32_t percent)
     return changed;
 }
 
+/* Every byte of the ballast folded into one number (0 when there is none). */
+__attribute__((export_name("digest"))) int64_t digest(void)
+{
+    const uint64_t *words = (const uint64_t *)ballast;
+    uint64_t h = ballast_bytes;
+    for (uint32_t i = 0; i < ballast_bytes / 8; i++)
+        h = mix(h ^ words[i]);
+    return (int64_t)(h >> 1);
+}
+
 /* The one export a deployment calls (a manifest step names one function): grows the
  * ballast to at least `mib` MiB, writing every new byte, then changes `percent` of
  * its chunks. Returns the ballast's size in bytes, or -1 when memory cannot grow that
- * far. ballast(0, 0) changes nothing: a cheap probe of whether the module serves. */
+ * far. ballast(0, 0) changes nothing: a cheap probe of whether the module serves;
+ * ballast(0, -1) changes nothing and answers digest(), to check a moved copy. */
 __attribute__((export_name("ballast"))) int64_t ballast_step(int32_t mib, int32_t percent)
 {
+    if (mib == 0 && percent < 0)
+        return digest();
     uint32_t old = ballast_bytes;
     if (mib < 0 || mib > 4000 || !grow_to((uint32_t)mib * 1024u * 1024u))
         return -1;
@@ -101,16 +114,6 @@ __attribute__((export_name("fill"))) int64_t fill(int32_t mib)
 __attribute__((export_name("touch"))) int32_t touch(int32_t percent)
 {
     return touch_chunks(percent);
-}
-
-/* Every byte of the ballast folded into one number (0 when there is none). */
-__attribute__((export_name("digest"))) int64_t digest(void)
-{
-    const uint64_t *words = (const uint64_t *)ballast;
-    uint64_t h = ballast_bytes;
-    for (uint32_t i = 0; i < ballast_bytes / 8; i++)
-        h = mix(h ^ words[i]);
-    return (int64_t)(h >> 1);
 }
 
 /* The ballast's size in bytes: cheap, for probing whether the module serves. */

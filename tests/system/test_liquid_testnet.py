@@ -27,6 +27,9 @@ counter adds what fibo answers, and the chain's result is the count.
 6. (Beyond the list, from the issue's "no request is ever served by two copies") the
    counter pinned to s1, replaced on s2 while s1's link is cut, comes home when s1 is
    back while three threads execute it: no counter value is handed out twice.
+7. (From the issue's "resumable" transfers) the target killed -9 with part of a
+   32 MiB state received and started again: the migration completes, the moved
+   memory's digest equals the original's.
 """
 import json
 import signal
@@ -41,6 +44,7 @@ from liquid_testnet_util import Load, LiquidNet, in_background, step, wait_until
 # it started (about 2 s of CPU at full speed on this machine's interpreter)
 COMPUTE_ITERATIONS = 100_000_000
 OK_BUT_NOT_SERVED = (307, 404, 409, 503)     # moved, gone, stale epoch, fenced
+MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -434,3 +438,44 @@ def test_pinned_step_coming_home_under_load_loses_nothing(liquid_bin, build_dir)
     twice = sorted(v for v in set(values) if values.count(v) > 1)
     assert not twice, f"{len(twice)} counter values handed out twice: {twice[:20]}"
     assert sorted(values) == list(range(6, 6 + len(values))), values
+
+
+# ------------------------ 7. a transfer survives its target crashing mid-way
+
+def transfer_survives_target_crash(net, liquid, build_dir):
+    # health every 2 s: the target's restart must not make it lost meanwhile
+    ln = LiquidNet(net, liquid, build_dir, supervisors=("s1", "s2"), interval="2s")
+    ln.add_module("ballast")
+    dep = ln.create("ballast", step("ballast", "ballast", "s1"))
+    ln.deploy(dep)
+    r = ln.execute(dep, {"param0": 32, "param1": 0})
+    ln.check(r.status == 200 and result_of(r) == 32 * MiB, f"filling the ballast: {r}")
+    before = ln.execute(dep, {"param0": 0, "param1": -1})      # its digest
+    ln.check(before.status == 200, before)
+
+    def kept():
+        return sum(p.stat().st_size for p in (ln.scratch / "s2-instance").rglob("bundle")
+                   if p.is_file())
+    join = in_background(ln.migrate, dep, step=0, device="s2", timeout=300)
+    wait_until(lambda: kept() >= 8 * MiB, 60, interval=0.01, what="8 MiB on the target",
+               on_timeout=ln.logs)
+    ln.signal("s2", signal.SIGKILL)
+    ln.wait_exit("s2")
+    at_crash = kept()
+    ln.start("s2")
+    moved = join(300)
+    ln.check(moved.status == 200, f"the migration did not survive the target's crash: {moved}")
+    after = ln.execute(dep, {"param0": 0, "param1": -1})
+    ln.check(after.status == 200, after)
+    return {"at_crash": at_crash, "before": result_of(before), "after": result_of(after),
+            "placed": ln.placed(dep), "bytes": moved.json()["bytes"]}
+
+
+def test_transfer_continues_after_the_target_crashes(liquid_bin, build_dir):
+    """The issue's "transfers are streamed, verified by digest, and resumable": s2 is
+    killed -9 with part of the state received and started again; the source goes on,
+    and the copy on s2 holds every byte the original did."""
+    result = run_on_testnet(transfer_survives_target_crash, 3, liquid_bin, build_dir)
+    assert 0 < result["at_crash"] < result["bytes"]
+    assert result["placed"] == ["s2"]
+    assert result["after"] == result["before"]
