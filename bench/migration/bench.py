@@ -101,6 +101,7 @@ def migration_runs(ln, mib, runs):
     ln.deploy(dep)
     size = fill(ln, dep, mib)
     ln.check(size == mib * MiB, f"the ballast is {size} bytes, not {mib} MiB")
+    digest = fill(ln, dep, 0, percent=-1)
     out = []
     where = "s1"
     for run in range(runs):
@@ -124,6 +125,8 @@ def migration_runs(ln, mib, runs):
                     "longest_probe_ms": max(((p[1] - p[0]) * 1000 for p in during), default=0)})
         say(f"migration {mib} MiB run {run}: {out[-1]}")
         where = to
+    # every byte arrived: the ballast after all the moves is the one filled
+    ln.check(fill(ln, dep, 0, percent=-1) == digest, f"{mib} MiB: the moved memory differs")
     ln.orch.delete(f"/file/manifest/{dep}")
     return out
 
@@ -324,7 +327,8 @@ def report(results, args, commit):
         "",
         "Notes:",
         "- Migration: the ballast filled once through `/execute` on s1, then moved s1 -> s2 "
-        "-> s1 ... by `POST /file/manifest/{id}/migrate` naming the device. *Unavailable* "
+        "-> s1 ... by `POST /file/manifest/{id}/migrate` naming the device (the ballast's "
+        "digest after the last move equals the one before the first). *Unavailable* "
         "is the source supervisor's own measure (`unavailableMs` of the migration record: "
         "from when it stopped admitting calls to the module until the target had restored "
         "it); *migration* is the record's `durationMs` (target's node, transfer, placement "
