@@ -9,8 +9,10 @@ gives). "S3 calls S1" is a two-step manifest fibo (on s3) -> counter.add (on s1)
 counter adds what fibo answers, and the chain's result is the count.
 
 1. SIGTERM of s1: it drains; the counter, at 41, answers 42 on the device it moved
-   to; executions of s3's chain run throughout and none fails. And a long call
-   running when s1 is stopped is carried: its caller gets the uninterrupted result.
+   to (the solver's choice: s3 today, as keeping the chain on one device saves a
+   hop; the drain does not use the step's failovers), s3's routes follow it;
+   executions of s3's chain run throughout and none fails. And a long call running
+   when s1 is stopped is carried: its caller gets the uninterrupted result.
 2. kill -9 of s1: the counter continues from its newest checkpoint on s2; s3's chain
    is rerouted there; a long /execute in flight on s1 when it died returns the result
    of an uninterrupted run.
@@ -21,9 +23,10 @@ counter adds what fibo answers, and the chain's result is the count.
    it serves nothing of the deployment afterwards (nor during the cut, once
    replaced), and the counter on the other goes on from the last checkpoint; an
    execution sent just after the cut returns a result too.
-5. Three threads executing s3's chain while the counter migrates from s1 to s2: every
-   execution returns a result, and the results are exactly 1..N (none executed twice,
-   none lost); a call that still reaches s1 is redirected and runs nowhere.
+5. Three threads executing s3's chain while the counter migrates from s1 to s2 (and,
+   again, to s3, which runs the chain's first step): every execution returns a
+   result, and the results are exactly 1..N (none executed twice, none lost); a call
+   that still reaches s1 is redirected and runs nowhere.
 6. (Beyond the list, from the issue's "no request is ever served by two copies") the
    counter pinned to s1, replaced on s2 while s1's link is cut, comes home when s1 is
    back while three threads execute it: no counter value is handed out twice.
