@@ -457,48 +457,58 @@ static void adopt_entry(invocation *inv, json_t *entry)
                                  : "the call failed on the device it moved to");
 }
 
-/* Waits on the target's history for the entry of the call that moved mid-way. */
-static void await_moved(invocation *inv, const char *target)
+/* Waits on a history entry of the device the module moved to (its ?wait= holds the
+ * answer until the entry is there); NULL if none arrived by the deadline. */
+static json_t *poll_entry(const char *entry_url, double deadline)
 {
-    double deadline = now_ms() + (double)inv->sv->config->chain_timeout_ms;
     while (now_ms() < deadline) {
         char *url;
-        if (asprintf(&url, "%s/request-history/%s?wait=%d", target, inv->id, MOVED_POLL_MS) < 0)
-            break;
+        if (asprintf(&url, "%s%swait=%d", entry_url, strchr(entry_url, '?') ? "&" : "?",
+                     MOVED_POLL_MS) < 0)
+            return NULL;
         http_result r = {0};
         bool answered = http_get(url, MOVED_POLL_MS + 5000, &r);
         free(url);
         json_t *entry = answered && r.status != 404 ? http_result_json(&r) : NULL;
         http_result_free(&r);
-        if (entry) {
-            adopt_entry(inv, entry);
-            json_decref(entry);
-            return;
-        }
+        if (entry)
+            return entry;
         if (!answered) {
             struct timespec pause = {0, 100 * 1000000L};
             nanosleep(&pause, NULL);
         }
+    }
+    return NULL;
+}
+
+/* Waits on the target's history for the entry of the call that moved mid-way. */
+static void await_moved(invocation *inv, const char *target)
+{
+    double deadline = now_ms() + (double)inv->sv->config->chain_timeout_ms;
+    char *url;
+    json_t *entry = NULL;
+    if (asprintf(&url, "%s/request-history/%s", target, inv->id) >= 0) {
+        entry = poll_entry(url, deadline);
+        free(url);
+    }
+    if (entry) {
+        adopt_entry(inv, entry);
+        json_decref(entry);
+        return;
     }
     fail(inv, 504, "%s.%s moved to %s mid-call, and its result did not arrive from there in "
          "time; ask %s/request-history/%s", inv->module->name, inv->function->name, target,
          target, inv->id);
 }
 
-/* A call admitted before its module moved, run where the module is now. */
-static void proxy_moved(invocation *inv, const char *target, const char *target_module)
+/* The call's URL on the device its module moved to, with its query arguments. No
+ * X-Liquid-Epoch goes with it: the target holds the newer epoch, ours would be refused. */
+static char *moved_call_url(const invocation *inv, const char *target, const char *target_module)
 {
-    if (inv->file_count) {
-        fail(inv, 503, "module %s moved to %s before this call ran; send the call there",
-             inv->module->name, target);
-        return;
-    }
     char *url;
     if (asprintf(&url, "%s/%s/modules/%s/%s", target, inv->dep->id, target_module,
-                 inv->function->name) < 0) {
-        fail(inv, 500, "out of memory");
-        return;
-    }
+                 inv->function->name) < 0)
+        return NULL;
     const char *key;
     json_t *value;
     char sep = '?';
@@ -513,25 +523,63 @@ static void proxy_moved(invocation *inv, const char *target, const char *target_
         free(v);
         sep = '&';
     }
+    return url;
+}
+
+/* Sends the call's staged input files there as a multipart POST, as the caller sent
+ * them here; the target answers with a resultUrl whose entry is then awaited. */
+static bool post_moved_files(invocation *inv, const char *url, long timeout_ms, http_result *r)
+{
+    http_part *parts = calloc(inv->file_count, sizeof *parts);
+    if (!parts) {
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < inv->file_count; i++) {
+        const manifest_mount *m = execution_mount(inv->function, inv->files[i].mount);
+        parts[i] = (http_part){.field = inv->files[i].mount, .path = inv->files[i].spool_path,
+                               .filename = inv->files[i].mount,
+                               .content_type = m && m->media_type ? m->media_type
+                                                                  : "application/octet-stream"};
+    }
+    bool answered = http_post_multipart(url, parts, inv->file_count, timeout_ms, r);
+    free(parts);
+    return answered;
+}
+
+/* A call admitted before its module moved, run where the module is now; its entry
+ * there becomes ours, so the caller (or a poller of our resultUrl) gets the result. */
+static void proxy_moved(invocation *inv, const char *target, const char *target_module)
+{
+    double deadline = now_ms() + (double)inv->sv->config->chain_timeout_ms;
+    char *url = moved_call_url(inv, target, target_module);
+    if (!url) {
+        fail(inv, 500, "out of memory");
+        return;
+    }
+    long timeout_ms = (long)inv->sv->config->chain_timeout_ms;
     http_result r = {0};
-    bool answered = http_get(url, (long)inv->sv->config->chain_timeout_ms, &r);
-    json_t *body = answered ? http_result_json(&r) : NULL;
+    bool answered = inv->file_count ? post_moved_files(inv, url, timeout_ms, &r)
+                                    : http_get(url, timeout_ms, &r);
+    json_t *body = answered ? http_result_json(&r) : NULL;   /* a failure has one too */
     const char *their_url = json_string_value(json_object_get(body, "resultUrl"));
-    http_result entry = {0};
-    json_t *their_entry = NULL;
-    if (their_url && http_get(their_url, 30000, &entry))
-        their_entry = http_result_json(&entry);
+    json_t *their_entry = their_url ? poll_entry(their_url, deadline) : NULL;
     if (their_entry)
         adopt_entry(inv, their_entry);
     else if (!answered)
         fail(inv, 502, "module %s moved to %s, which cannot be reached: %s", inv->module->name,
              target, r.error);
+    else if (their_url)
+        fail(inv, 504, "module %s moved to %s, which took this call, and its result did not "
+             "arrive from there in time; ask %s", inv->module->name, target, their_url);
     else
         fail(inv, r.status >= 400 ? (int)r.status : 502, "module %s moved to %s, which "
              "answered HTTP %ld: %.300s", inv->module->name, target, r.status,
              r.body ? r.body : "");
+    log_info("call.forwarded", "deployment=%s module=%s request=%s target=%s files=%zu "
+             "success=%s", inv->dep->id, inv->module->name, inv->id, log_quote(target),
+             inv->file_count, inv->success ? "true" : "false");
     json_decref(their_entry);
-    http_result_free(&entry);
     json_decref(body);
     http_result_free(&r);
     free(url);

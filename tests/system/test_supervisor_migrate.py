@@ -800,3 +800,57 @@ def test_a_posted_call_moved_mid_way_is_answered_at_its_result_url(supervisors, 
     entry = request("GET", result_url + "?wait=30000", timeout=60)
     assert entry.status == 200, (entry, s1.log_text())
     assert entry.json()["result"] == expected and entry.json()["success"] is True
+
+
+def upload_node(sv, files, wat, dep="up", epoch=None):
+    """tests/wat/supervisor_migrate_files.wat: spin(n) is long, consume() takes in.bin
+    and adds the sum of its bytes to a total kept in memory, total() reads it."""
+    url = files.put("upload.wasm", wat("supervisor_migrate_files").read_bytes())
+    consume = endpoint(sv.base, dep, "u", "consume", method="post", params=(),
+                       request_body={"media_type": "multipart/form-data"})
+    fns = [{"module": "u", "function": "spin",
+            "endpoint": endpoint(sv.base, dep, "u", "spin", params=(("n", "integer"),))},
+           {"module": "u", "function": "consume", "endpoint": consume,
+            "mounts": {"execution": [mount("in.bin", "execution")]}},
+           {"module": "u", "function": "total",
+            "endpoint": endpoint(sv.base, dep, "u", "total", params=())}]
+    extra = {"limits": {"timeoutMs": 120000}}
+    if epoch is not None:
+        extra["epoch"] = epoch
+    return node(dep, [module_entry("u", url)], fns, **extra)
+
+
+def test_a_call_with_files_admitted_before_the_move_runs_on_the_target(supervisors,
+                                                                       file_server, wat):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(upload_node(s1, file_server, wat, epoch=1)).status == 200
+    assert s2.deploy(upload_node(s2, file_server, wat, epoch=2)).status == 200
+    spins = 300_000_000
+    answer = {}
+
+    def spin():
+        answer["r"] = s1.call("up", "u", "spin", {"n": spins}, timeout=120)
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    time.sleep(0.5)                     # spin holds the module
+    payload = bytes(range(1, 201))      # the bytes sum to 20100
+    r = s1.call("up", "u", "consume", method="POST", files=[("in.bin", "in.bin", payload)])
+    assert r.status == 200, r
+    result_url = r.json()["resultUrl"]  # accepted here; it waits for spin to finish
+    time.sleep(0.3)
+    r = migrate(s1, s2, "up", "u", 2)
+    assert r.status == 200 and r.json()["resumedCall"], (r, s1.log_text())
+    # the upload went to the target with its file, and its caller is answered here
+    entry = request("GET", result_url + "?wait=60000", timeout=90)
+    assert entry.status == 200, (entry, s1.log_text())
+    assert entry.json()["success"] is True, (entry.json(), s1.log_text())
+    assert entry.json()["result"] == "20100"
+    assert request_id_of(result_url) == entry.json()["request_id"]
+    spinner.join(120)
+    assert answer["r"].status == 200, (answer["r"], s1.log_text(), s2.log_text())
+    assert answer["r"].json()["result"] == {"result": str(spins)}
+    # it ran once, against the moved state; the source serves nothing of it any more
+    assert s2.call("up", "u", "total").json()["result"] == {"result": "20100"}
+    status, headers, body = unfollowed(f"{s1.base}/up/modules/u/total")
+    assert status == 307 and headers["Location"] == f"{s2.base}/up/modules/u/total", body
