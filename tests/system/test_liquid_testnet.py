@@ -23,8 +23,8 @@ counter adds what fibo answers, and the chain's result is the count.
    it serves nothing of the deployment afterwards (nor during the cut, once
    replaced), and the counter on the other goes on from the last checkpoint; an
    execution sent just after the cut returns a result too.
-5. Three threads executing s3's chain while the counter migrates from s1 to s2 (and,
-   again, to s3, which runs the chain's first step): every execution returns a
+5. Three threads executing s3's chain while the counter migrates from s1 to s2 (in a
+   second run to s3, which runs the chain's first step): every execution returns a
    result, and the results are exactly 1..N (none executed twice, none lost); a call
    that still reaches s1 is redirected and runs nowhere.
 6. (Beyond the list, from the issue's "no request is ever served by two copies") the
