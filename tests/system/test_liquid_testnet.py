@@ -41,6 +41,7 @@ import time
 import pytest
 
 import testnet
+from fleet_util import parse_prometheus
 from liquid_testnet_util import Load, LiquidNet, in_background, step, wait_until
 
 # compute.run's iterations for a call that is surely still running half a second after
@@ -373,7 +374,10 @@ def load_during_migration(net, liquid, build_dir, target="s2"):
     ln.check(last.status == 200, f"an execution after the load failed: {last}")
     # executions were under way while it moved (the load really was steady through it)
     overlapping = [o for o in outcomes if o[1] < t1 and o[2] > t0]
-    return {"overlapping": len(overlapping),
+    _, samples = parse_prometheus(ln.orch.get("/metrics").body.decode())
+    metrics = {f"{name}{dict(labels)}": value for (name, labels), value in samples.items()
+               if name.startswith(("liquid_migration", "liquid_executions_total"))}
+    return {"overlapping": len(overlapping), "metrics": metrics,
             "values": [int(a["result"]["result"]) for a in answers],
             "devices": [a["steps"][1]["device"] for a in answers],
             "s1": ids["s1"], "s2": ids["s2"], "record": moved.json(),
@@ -400,6 +404,13 @@ def test_executions_during_a_migration_each_run_exactly_once(liquid_bin, build_d
     assert redirect["location"].startswith(result["target_url"] + "/"), redirect
     assert json.loads(redirect["body"])["status"] == "moved"
     assert result["last"] == len(values) + 1
+    # /metrics counts it: one migration, one unavailability observed, no failure
+    metrics = result["metrics"]
+    assert metrics["liquid_migrations_total{'outcome': 'completed'}"] == 1, metrics
+    assert metrics["liquid_migrations_total{'outcome': 'failed'}"] == 0, metrics
+    assert metrics["liquid_migration_unavailable_seconds_count{}"] == 1, metrics
+    assert metrics["liquid_executions_total{'outcome': 'failure'}"] == 0, metrics
+    assert metrics["liquid_executions_total{'outcome': 'success'}"] == len(values) + 1
 
 
 # ----------------------------------- 6. a pinned step coming home under load
