@@ -1,9 +1,17 @@
 /*
  * departures.c — moved modules and stale deployments (see departures.h). A short
- * list under one lock: entries are few (one per migration out) and expire.
+ * list under one lock: entries are few (one per migration out) and expire. The
+ * whole list is rewritten to disk on each change; that is cheap at this size and
+ * keeps the file a plain JSON array a user can read.
  */
+#define _GNU_SOURCE
 #include "supervisor/departures.h"
 
+#include "base/fs.h"
+#include "base/log.h"
+
+#include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +31,22 @@ typedef struct entry {
 struct departures {
     pthread_mutex_t lock;
     uint64_t moved_ttl_ms;
+    char *path;                 /* NULL: kept in memory only */
     entry *head;
 };
 
-static double now_ms(void)
+#define MAX_FILE_BYTES ((size_t)16 << 20)
+
+static double clock_ms(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double now_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
 }
 
 static void entry_free(entry *e)
@@ -42,16 +58,6 @@ static void entry_free(entry *e)
     free(e);
 }
 
-departures *departures_new(uint64_t moved_ttl_ms)
-{
-    departures *d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
-    pthread_mutex_init(&d->lock, NULL);
-    d->moved_ttl_ms = moved_ttl_ms;
-    return d;
-}
-
 void departures_free(departures *d)
 {
     if (!d)
@@ -61,7 +67,162 @@ void departures_free(departures *d)
         entry_free(e);
     }
     pthread_mutex_destroy(&d->lock);
+    free(d->path);
     free(d);
+}
+
+/* ---- on disk: [{"kind": "moved", "deployment", "module", "target", "targetModule",
+ * "expiresAt": unix ms or 0}, {"kind": "stale", "deployment", "held", "seen"}] */
+
+static json_t *entry_json(const entry *e, double now_mono, double now_wall)
+{
+    if (e->kind == DEPARTURE_STALE)
+        return json_pack("{s:s, s:s, s:I, s:I}", "kind", "stale", "deployment", e->deployment,
+                         "held", (json_int_t)e->held, "seen", (json_int_t)e->seen);
+    /* monotonic time means nothing after a restart: keep the wall-clock expiry */
+    json_int_t expires = e->expires_ms ? (json_int_t)(now_wall + (e->expires_ms - now_mono))
+                                       : 0;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", "moved", "deployment",
+                     e->deployment, "module", e->module, "target", e->target, "targetModule",
+                     e->target_module, "expiresAt", expires);
+}
+
+/* Writes the list to disk; lock held. A failure is logged: the markers still hold
+ * in memory, only a restart would forget them. */
+static void save(departures *d)
+{
+    if (!d->path)
+        return;
+    double now_mono = now_ms(), now_wall = clock_ms(CLOCK_REALTIME);
+    json_t *list = json_array();
+    for (entry *e = d->head; e && list; e = e->next)
+        json_array_append_new(list, entry_json(e, now_mono, now_wall));
+    char *text = list ? json_dumps(list, JSON_INDENT(1)) : NULL;
+    json_decref(list);
+    char err[512] = "out of memory";
+    if (!text || !fs_write_atomic(d->path, text, strlen(text), 0644, err, sizeof err))
+        log_error("departures.not_saved", "path=%s reason=%s", log_quote(d->path),
+                  log_quote(err));
+    free(text);
+}
+
+static const char *string_of(const json_t *item, const char *key)
+{
+    return json_string_value(json_object_get(item, key));
+}
+
+static bool epoch_of(const json_t *item, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(item, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return false;
+    *out = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+/* One marker read back. */
+static bool entry_from_json(const json_t *item, entry **out, char *why, size_t why_size)
+{
+    *out = NULL;
+    const char *kind = string_of(item, "kind"), *deployment = string_of(item, "deployment");
+    if (!kind || !deployment) {
+        snprintf(why, why_size, "a marker without a \"kind\" or \"deployment\" string");
+        return false;
+    }
+    entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->deployment = strdup(deployment))) {
+        free(e);
+        snprintf(why, why_size, "out of memory");
+        return false;
+    }
+    bool ok = true;
+    if (!strcmp(kind, "stale")) {
+        e->kind = DEPARTURE_STALE;
+        ok = epoch_of(item, "held", &e->held) && epoch_of(item, "seen", &e->seen);
+        if (!ok)
+            snprintf(why, why_size, "stale marker of %s without \"held\" and \"seen\" "
+                     "epochs", deployment);
+    } else if (!strcmp(kind, "moved")) {
+        e->kind = DEPARTURE_MOVED;
+        const char *module = string_of(item, "module"), *target = string_of(item, "target");
+        const char *as = string_of(item, "targetModule");
+        json_t *expires = json_object_get(item, "expiresAt");
+        ok = module && target && as && json_is_integer(expires);
+        if (!ok) {
+            snprintf(why, why_size, "moved marker of %s without \"module\", \"target\", "
+                     "\"targetModule\" or \"expiresAt\"", deployment);
+        } else {
+            e->module = strdup(module);
+            e->target = strdup(target);
+            e->target_module = strdup(as);
+            /* one that expired while the supervisor was down still tells the startup
+             * that the copy it reloads is not the module's state (departures_each_moved)
+             * and goes at the first lookup */
+            double left = (double)json_integer_value(expires) - clock_ms(CLOCK_REALTIME);
+            e->expires_ms = json_integer_value(expires) ? now_ms() + (left > 0 ? left : 0) : 0;
+        }
+    } else {
+        snprintf(why, why_size, "unknown marker kind '%.40s'", kind);
+        ok = false;
+    }
+    if (!ok) {
+        entry_free(e);
+        return false;
+    }
+    *out = e;
+    return true;
+}
+
+static bool load(departures *d, char *err, size_t err_size)
+{
+    char *text = NULL;
+    size_t size = 0;
+    char why[400];
+    if (!fs_read_file(d->path, MAX_FILE_BYTES, &text, &size, why, sizeof why)) {
+        if (errno == ENOENT)
+            return true;        /* nothing ever left this device */
+        snprintf(err, err_size, "cannot read the moved-module markers: %s", why);
+        return false;
+    }
+    json_error_t jerr;
+    json_t *list = json_loadb(text, size, 0, &jerr);
+    free(text);
+    bool ok = json_is_array(list);
+    if (!ok)
+        snprintf(why, sizeof why, "%s", list ? "not a JSON array" : jerr.text);
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item) {
+        entry *e;
+        if (!ok || !(ok = entry_from_json(item, &e, why, sizeof why)))
+            break;
+        e->next = d->head;
+        d->head = e;
+    }
+    json_decref(list);
+    if (!ok)
+        snprintf(err, err_size, "the moved-module markers in %s are damaged (%s); they say "
+                 "where modules that left this device went: repair the file, or remove it "
+                 "if those redirects no longer matter", d->path, why);
+    return ok;
+}
+
+departures *departures_open(const char *path, uint64_t moved_ttl_ms, char *err,
+                            size_t err_size)
+{
+    departures *d = calloc(1, sizeof *d);
+    if (!d || (path && !(d->path = strdup(path)))) {
+        free(d);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&d->lock, NULL);
+    d->moved_ttl_ms = moved_ttl_ms;
+    if (d->path && !load(d, err, err_size)) {
+        departures_free(d);
+        return NULL;
+    }
+    return d;
 }
 
 static bool same(const char *a, const char *b)
@@ -93,6 +254,7 @@ static void add(departures *d, entry *e)
     prune(d, e->deployment, e->module, false);
     e->next = d->head;
     d->head = e;
+    save(d);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -138,6 +300,7 @@ void departures_forget(departures *d, const char *deployment, const char *const 
     prune(d, deployment, NULL, false);
     for (size_t i = 0; i < module_count; i++)
         prune(d, deployment, modules[i], false);
+    save(d);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -172,4 +335,13 @@ size_t departures_count(departures *d)
         n++;
     pthread_mutex_unlock(&d->lock);
     return n;
+}
+
+void departures_each_moved(departures *d, departures_moved_fn fn, void *user)
+{
+    pthread_mutex_lock(&d->lock);
+    for (entry *e = d->head; e; e = e->next)
+        if (e->kind == DEPARTURE_MOVED)
+            fn(user, e->deployment, e->module, e->target, e->target_module);
+    pthread_mutex_unlock(&d->lock);
 }

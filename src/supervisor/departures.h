@@ -10,6 +10,11 @@
  *           was dropped and every call answers 409 "stale epoch".
  *
  * A new deployment of the same id (POST /deploy) forgets what it supersedes.
+ *
+ * Both kinds are kept on disk (departures.json in the instance directory, rewritten
+ * atomically on every change, a moved marker with its expiry as wall-clock time), so
+ * a supervisor restarted after a module moved away still redirects to it, and never
+ * serves the copy it reloads of a module whose state lives elsewhere now.
  */
 #ifndef LIQUID_SUPERVISOR_DEPARTURES_H
 #define LIQUID_SUPERVISOR_DEPARTURES_H
@@ -34,7 +39,11 @@ typedef struct departure {
     uint64_t seen;              /* STALE: the newer epoch a request carried */
 } departure;
 
-departures *departures_new(uint64_t moved_ttl_ms);
+/* Reads the markers kept at path (none if it does not exist; NULL path: memory
+ * only). A file that cannot be read or parsed is an error: starting without the
+ * markers could serve a module that moved away. */
+departures *departures_open(const char *path, uint64_t moved_ttl_ms, char *err,
+                            size_t err_size);
 void departures_free(departures *d);
 
 void departures_moved(departures *d, const char *deployment, const char *module,
@@ -47,6 +56,14 @@ void departures_forget(departures *d, const char *deployment, const char *const 
 
 /* What is known about (deployment, module); module NULL asks about the deployment. */
 departure departures_find(departures *d, const char *deployment, const char *module);
+
+/* Calls fn for every moved marker, expired ones read back from disk included: at
+ * startup, the runtimes reloaded for those modules are marked moved, so they redirect
+ * as they did before the restart (the redirect outlives the marker while the
+ * deployment stays) and never serve the copy reloaded here. */
+typedef void (*departures_moved_fn)(void *user, const char *deployment, const char *module,
+                                    const char *target, const char *target_module);
+void departures_each_moved(departures *d, departures_moved_fn fn, void *user);
 
 /* Every deployment id marked stale or with a moved module, for logs and tests. */
 size_t departures_count(departures *d);

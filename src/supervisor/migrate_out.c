@@ -338,7 +338,13 @@ void migrate_out_handle(supervisor *sv, http_request *req)
     const char *module = http_request_param(req, "module");
     deployment *d = deployment_store_get(sv->deployments, dep_id);
     module_runtime *rt = d ? deployment_module(d, module, NULL) : NULL;
-    if (!rt) {
+    /* after a restart the runtime of a module that moved is a reloaded copy: only the
+     * marker knows its state is elsewhere */
+    departure gone = departures_find(sv->departures, dep_id, module);
+    if (gone.kind == DEPARTURE_MOVED) {
+        http_respond_error(req, 409, "module %s is already moved (to %s); a migration needs "
+                           "it serving here", module, gone.target);
+    } else if (!rt) {
         http_respond_error(req, 404, "%s %s is not deployed on this device",
                            d ? "module" : "deployment", d ? module : dep_id);
     } else if ((uint64_t)b.epoch < d->manifest->epoch) {

@@ -71,6 +71,23 @@ static bool start_server(supervisor *sv, char *err, size_t err_size)
     return sv->server != NULL;
 }
 
+/* A module that moved away before the restart is reloaded from its deployment like
+ * any other; its marker says the copy is not its state: it redirects, as before. */
+static void mark_moved(void *user, const char *deployment_id, const char *module,
+                       const char *target, const char *target_module)
+{
+    supervisor *sv = user;
+    deployment *d = deployment_store_get(sv->deployments, deployment_id);
+    module_runtime *rt = d ? deployment_module(d, module, NULL) : NULL;
+    if (rt) {
+        module_runtime_lock(rt);
+        module_runtime_settle(rt, true, target, target_module);
+        log_info("module.still_moved", "deployment=%s module=%s target=%s", deployment_id,
+                 module, log_quote(target));
+    }
+    deployment_release(d);
+}
+
 static bool start(supervisor *sv, char *err, size_t err_size)
 {
     const supervisor_config *c = sv->config;
@@ -82,9 +99,18 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     free(history_path);
     if (!sv->history)
         return false;
-    sv->departures = departures_new((uint64_t)c->moved_ttl_s * 1000);
+    char *departures_path = files_join(c->instance_dir, "departures.json", NULL);
+    sv->departures = departures_path ? departures_open(departures_path,
+                                                       (uint64_t)c->moved_ttl_s * 1000, err,
+                                                       err_size)
+                                     : NULL;
+    if (!departures_path)
+        snprintf(err, err_size, "out of memory");
+    free(departures_path);
+    if (!sv->departures)
+        return false;
     sv->transfer_dir = files_join(c->instance_dir, "transfers", NULL);
-    if (!sv->departures || !sv->transfer_dir) {
+    if (!sv->transfer_dir) {
         snprintf(err, err_size, "out of memory");
         return false;
     }
@@ -102,6 +128,7 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     sv->deployments = deployment_store_open(&settings, err, err_size);
     if (!sv->deployments)
         return false;
+    departures_each_moved(sv->departures, mark_moved, sv);
     sv->executor = executor_start((unsigned)c->workers, (size_t)c->max_queued, err, err_size);
     if (!sv->executor || !start_server(sv, err, err_size))
         return false;

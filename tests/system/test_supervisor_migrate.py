@@ -854,3 +854,49 @@ def test_a_call_with_files_admitted_before_the_move_runs_on_the_target(superviso
     assert s2.call("up", "u", "total").json()["result"] == {"result": "20100"}
     status, headers, body = unfollowed(f"{s1.base}/up/modules/u/total")
     assert status == 307 and headers["Location"] == f"{s2.base}/up/modules/u/total", body
+
+
+def test_a_restarted_source_still_redirects_and_never_serves_its_copy(supervisors,
+                                                                      file_server, example):
+    s1 = supervisors("s1", args=["--moved-ttl-s", "2"])
+    s2 = supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 3) == "3"
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
+    assert migrate(s1, s2, "count", "counter", 2).status == 200
+    # a stale copy of another deployment is dropped too
+    assert s1.deploy(counter_node(s1, file_server, example, dep="old", epoch=3)).status == 200
+    assert s1.call("old", "counter", "get", headers={"X-Liquid-Epoch": "4"}).status == 409
+
+    s1.kill()                           # no orderly shutdown: what is on disk counts
+    s1.start()
+    location = f"{s2.base}/count/modules/counter/increment"
+    status, headers, body = unfollowed(f"{s1.base}/count/modules/counter/increment")
+    assert (status, headers["Location"], body["status"]) == (307, location, "moved"), body
+    r = s1.call("old", "counter", "get")
+    assert r.status == 409 and "stale epoch" in r.json()["errorText"], r
+    r = migrate(s1, s2, "count", "counter", 2, transfer="t2")
+    assert r.status == 409 and "already moved" in r.json()["errorText"], r
+    [marker] = [m for m in json.loads((s1.instance_dir / "departures.json").read_text())
+                if m["kind"] == "moved"]
+    assert marker["target"] == s2.base and marker["expiresAt"] > time.time() * 1000
+
+    # past its TTL, with the deployment still here, the reloaded copy still never serves
+    time.sleep(2.5)
+    s1.stop()
+    s1.start()
+    status, headers, body = unfollowed(f"{s1.base}/count/modules/counter/increment")
+    assert (status, headers.get("Location")) == (307, location), body
+    assert s2.call("count", "counter", "increment").json()["result"] == {"result": "4"}
+
+
+def test_damaged_moved_markers_stop_the_start_with_a_clear_error(supervisors):
+    s1 = supervisors("s1")
+    s1.stop()
+    (s1.instance_dir / "departures.json").write_text('[{"kind": "moved", "deployment": "d"')
+    try:
+        s1.start(timeout=10)
+    except AssertionError as e:
+        assert "departures.json are damaged" in str(e) and "remove it" in str(e), str(e)
+    else:
+        raise AssertionError("the supervisor started over damaged moved-module markers")
