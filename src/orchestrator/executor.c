@@ -80,7 +80,8 @@ typedef struct run {
     unsigned next_label;
     json_t *attempts;           /* earlier attempts, when the execution was run again */
     long unreachable_step;      /* the step whose device could not be reached, or -1 */
-    bool stale_epoch;           /* step 1 refused our epoch: the deployment moved on */
+    bool stale_epoch;           /* step 1 refused as a device whose placement changes:
+                                 * a newer epoch, fenced, or the deployment gone */
 } run;
 
 static void fail(run *r, int status, long step, const char *fmt, ...)
@@ -490,8 +491,11 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint)
     json_t *answer = http_result_json(&res);
     const char *result_url = string_member(answer, "resultUrl");
     const char *refusal = string_member(answer, "errorText");
-    if (res.status == 409 && refusal && strstr(refusal, "stale epoch"))
-        r->stale_epoch = true;  /* the placement changed since we read it: read again */
+    /* refusals that say the placement is changing under us: nothing ran */
+    if (!result_url && ((res.status == 409 && refusal && strstr(refusal, "stale epoch")) ||
+                        (res.status == 503 && refusal && strstr(refusal, "fenced")) ||
+                        (res.status == 404 && refusal && strstr(refusal, "does not exist"))))
+        r->stale_epoch = true;
     if (res.status >= 400 && !result_url) {
         const char *why = string_member(answer, "errorText");
         fail(r, res.status >= 500 ? 502 : 400, 0, "%s refused the call (%ld): %s", label(r, 0),
@@ -591,8 +595,7 @@ static void respond(run *r, http_request *req)
 /* ------------------------------------------------------------ running again */
 
 /* The device the failed step ran on, when the failure was that it could not be
- * reached (a trap, a refusal, a fenced device's 503 or a bad argument is an answer:
- * never run again). */
+ * reached (a trap, a refusal or a bad argument is an answer: never run again). */
 static const char *unreachable_device(const run *r)
 {
     if (r->failed_step < 0 || r->failed_step != r->unreachable_step)
@@ -662,16 +665,20 @@ static void start_again(run *r, json_t *doc, const char *device)
     r->unreachable_step = -1;
 }
 
-/* Step 1 refused the call because its device holds a newer epoch than the document
- * this run read: a migration or failover is giving it a new placement. Nothing ran.
- * The call goes again once the new placement is stored. Never without the epoch: a
- * migration's target that already ran a step of the chain holds the new routes before
- * the moved state has arrived, and must not be called into until it has. */
+/* Step 1 refused the call as a device whose placement is changing: it holds a newer
+ * epoch than the document this run read (a migration's target gets its node before
+ * the migration is recorded), it is fenced (cut off from the orchestrator, about to
+ * be replaced), or it no longer has the deployment. Nothing ran. The call goes again
+ * once a newer placement is stored — never into the same device without the epoch: a
+ * target that already runs a step of the chain holds the new routes before the moved
+ * state has arrived. A device that is replaced shows within the failover bound of
+ * await_replacement; a migration may take longer (STALE_WAIT_MS). */
 #define STALE_WAIT_MS 30000
 
 static void retry_if_stale(run *r)
 {
-    double deadline = now_ms() + STALE_WAIT_MS;
+    double settle = (r->o->settings.lost_after + 2.0) * r->o->settings.health_interval_ms + 2000;
+    double deadline = now_ms() + (settle > STALE_WAIT_MS ? settle : STALE_WAIT_MS);
     if (deadline > r->started + EXECUTION_TIMEOUT_MS)
         deadline = r->started + EXECUTION_TIMEOUT_MS;
     for (int tries = 0; tries < 5 && r->stale_epoch && r->error[0]; tries++) {

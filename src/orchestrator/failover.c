@@ -120,6 +120,12 @@ static bool usable(orchestrator *o, const char *device_id)
     return ok;
 }
 
+/* Usable, and not being drained: where a step may go. */
+static bool may_take(orchestrator *o, const char *device_id)
+{
+    return usable(o, device_id) && !placement_is_leaving(o->placement, device_id);
+}
+
 /* Worth a DELETE now: answering health checks, or blacklisted (which stops the
  * checks, not the device). A lost device is cleaned up when it comes back. */
 static bool reachable(orchestrator *o, const char *device_id)
@@ -436,7 +442,7 @@ static bool replace(orchestrator *o, json_t *doc, const bool *stays, const char 
             pins[s] = NULL;
             while (cursor[s] < json_array_size(list)) {
                 const char *candidate = json_string_value(json_array_get(list, cursor[s]));
-                if (candidate && (!gone || strcmp(candidate, gone)) && usable(o, candidate)) {
+                if (candidate && (!gone || strcmp(candidate, gone)) && may_take(o, candidate)) {
                     pins[s] = candidate;
                     break;
                 }

@@ -2,7 +2,7 @@
  * migration.c — planned migration of one step (docs/migration.md, "Planned migration"):
  *
  *   1. the target: the request's device, else the solver's choice with the source
- *      counted as leaving; the other steps stay where they are (pinned), so the same
+ *      ruled out for this step; the other steps stay where they are (pinned), so the same
  *      filters and scores as a deployment's apply, and the epoch goes up by one;
  *   2. the target gets its new node (it instantiates the module fresh);
  *   3. the source is asked to move the module: it quiesces it, streams the state
@@ -161,6 +161,11 @@ static bool plan(migration *m)
                  m->target.blacklisted ? "blacklisted" : device_state_name(m->target.state));
             return false;
         }
+        if (placement_is_leaving(o->placement, m->target.id)) {
+            fail(m, 409, "device '%s' cannot take it: it is leaving (being drained)",
+                 device_label(&m->target));
+            return false;
+        }
         wanted = m->target.id;
     }
     size_t n = json_array_size(sequence);
@@ -172,11 +177,10 @@ static bool plan(migration *m)
     for (size_t s = 0; s < n; s++)
         pins[s] = s == m->step ? wanted : string_member(json_array_get(sequence, s), "device");
     m->next = json_deep_copy(m->doc);
-    bool was_leaving = placement_is_leaving(o->placement, m->source.id);
-    placement_set_leaving(o->placement, m->source.id, true);
+    placement_set_step_leaving(o->placement, (long)m->step, m->source.id);
     char err[768] = "";
     bool ok = m->next && deployment_replace(o, m->next, pins, err, sizeof err);
-    placement_set_leaving(o->placement, m->source.id, was_leaving);
+    placement_set_step_leaving(o->placement, -1, NULL);
     free(pins);
     if (!ok) {
         if (wanted)
@@ -316,9 +320,8 @@ static bool modules_kept(const json_t *before, const json_t *now)
     return true;
 }
 
-/* Every device of the new placement but the target gets its routes and the new epoch;
- * the source drops its copy if nothing else of the deployment stays on it. Returns
- * how many devices could not be told (they are named in the record). */
+/* Every device of the new placement but the target gets its routes and the new epoch.
+ * Returns how many devices could not be told (they are named in the record). */
 static size_t push_routes(migration *m)
 {
     orchestrator *o = m->o;
@@ -361,11 +364,6 @@ static size_t push_routes(migration *m)
     deploy_targets_clear(t, count);
     free(t);
     free(views);
-    char why[512];
-    if (!json_object_get(after, m->source.id) &&
-        !send_one(m, DEPLOY_REMOVE, &m->source, NULL, ROUTES_TIMEOUT_MS, why, sizeof why))
-        log_warn("migration.source_keeps_copy", "deployment=%s device=%s reason=%s", m->id,
-                 log_quote(device_label(&m->source)), log_quote(why));
     size_t failures = json_array_size(failed);
     if (failures)
         json_object_set(m->record, "routesFailed", failed);
@@ -437,6 +435,13 @@ static void record_success(migration *m, const json_t *source_answer)
         off_goal = off_goal || (want && strcmp(want, string_member(st, "device")));
     }
     json_object_set_new(m->next, "isInFailover", json_boolean(off_goal));
+    /* Routes first, the record after: an execution reading the placement meanwhile
+     * still has the old epoch, which a device already moved on refuses (the executor
+     * then waits for the record); were it the other way round, an execution could
+     * carry the new epoch to a device not told yet, which takes that for a sign that
+     * its own copy is stale and drops it. */
+    placement_set_moving(o->placement, m->id, m->next);   /* for route lookups */
+    push_routes(m);
     json_object_set_new(m->next, "migrations", records_with(m->doc, m->record));
     if (store_deployment_put(o->store, m->next, err, sizeof err) != STORE_OK)
         log_error("migration.store_failed", "deployment=%s reason=%s", m->id, log_quote(err));
@@ -453,14 +458,13 @@ static void record_success(migration *m, const json_t *source_answer)
                                  "step", (json_int_t)m->step, "from", m->source.id, "to",
                                  m->target.id, "module", json_object_get(m->record, "module"),
                                  "migrated", 1, "isInFailover", off_goal));
-    size_t failures = push_routes(m);
+    placement_set_moving(o->placement, m->id, NULL);
     placement_pending_clear(o->placement, m->id);
-    if (failures) {
-        /* the record names them; store it again with that */
-        json_t *changes = json_pack("{s:o}", "migrations", records_with(m->doc, m->record));
-        store_deployment_update(o->store, m->id, changes, NULL, err, sizeof err);
-        json_decref(changes);
-    }
+    char why[512];
+    if (!json_object_get(json_object_get(m->next, "fullManifest"), m->source.id) &&
+        !send_one(m, DEPLOY_REMOVE, &m->source, NULL, ROUTES_TIMEOUT_MS, why, sizeof why))
+        log_warn("migration.source_keeps_copy", "deployment=%s device=%s reason=%s", m->id,
+                 log_quote(device_label(&m->source)), log_quote(why));
     double unavailable_ms = json_number_value(unavailable);
     migration_count_done(o->placement, true, unavailable_ms);
     log_info("migration.completed", "deployment=%s step=%zu from=%s to=%s transfer=%s "

@@ -51,13 +51,23 @@ void migration_drain(orchestrator *o, const char *device, int *status, json_t **
 
 /* ---- the devices the solver must not choose (placement.c) */
 
-/* A device being drained, or the source of a migration being placed: the solver
- * treats it as "leaving" (not active). */
+/* A device being drained: the solver places nothing new on it (steps pinned there,
+ * which are the steps still on it, stay until they move). */
 void placement_set_leaving(placement *p, const char *device_id, bool leaving);
 bool placement_is_leaving(placement *p, const char *device_id);
+/* The source of the migration being placed: step `step` may not stay on device_id
+ * (NULL: no such step). One at a time, set and cleared under the placement lock. */
+void placement_set_step_leaving(placement *p, long step, const char *device_id);
+const char *placement_step_leaving(placement *p, size_t step);
+/* A deployment whose step has moved (the target holds its state) while its new
+ * placement is being sent and recorded: route lookups answer from `next` meanwhile
+ * (NULL clears it). placement_moving returns a reference, or NULL. */
+void placement_set_moving(placement *p, const char *deployment_id, const json_t *next);
+json_t *placement_moving(placement *p, const char *deployment_id);
 /* One migration per deployment at a time: false when one is running already. */
 bool placement_claim_migration(placement *p, const char *deployment_id);
 void placement_release_migration(placement *p, const char *deployment_id);
+bool placement_migration_running(placement *p, const char *deployment_id);
 
 /* ---- counters for /metrics (placement.c) */
 

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #define MOVE_AWAY_INTERVAL_S 60
+#define ROUTE_WAIT_MS 10000
 
 static const char *string_member(const json_t *obj, const char *key)
 {
@@ -196,6 +197,26 @@ static void route(http_request *req, void *user)
     char err[512];
     if (store_deployment_get(o->store, ref, &doc, err, sizeof err) != STORE_OK)
         return http_respond_error(req, 404, "no deployment '%s' (by id or name)", ref);
+    /* During a migration of the deployment the answer waits (as calls to the moving
+     * module wait at its source) until the step has moved — then it is found where it
+     * went, before that is recorded — or the migration has ended. */
+    char id[32];
+    snprintf(id, sizeof id, "%s", string_member(doc, "_id"));
+    json_t *moving = NULL;
+    for (double waited = 0; waited < ROUTE_WAIT_MS; waited += 10) {
+        if ((moving = placement_moving(o->placement, id)) ||
+            !placement_migration_running(o->placement, id))
+            break;
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    json_t *now = moving;
+    if (!now && store_deployment_get(o->store, id, &now, err, sizeof err) != STORE_OK)
+        now = NULL;
+    if (now) {
+        json_decref(doc);
+        doc = now;
+    }
     if (!json_is_true(json_object_get(doc, "active"))) {
         http_respond_error(req, 409, "deployment '%s' is not deployed", ref);
         json_decref(doc);

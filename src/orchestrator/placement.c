@@ -29,6 +29,9 @@ struct placement {
     json_t *pending;                /* {"<deployment>": {"<device>": epoch}} being sent */
     json_t *leaving;                /* {"<device>": true}: drained or a migration's source */
     json_t *migrating;              /* {"<deployment>": true} */
+    json_t *moving;                 /* {"<deployment>": document}: moved, not yet recorded */
+    long leaving_step;              /* the step being migrated off leaving_device, or -1 */
+    char leaving_device[32];
     migration_counters counters;
 };
 
@@ -165,6 +168,45 @@ bool placement_is_leaving(placement *p, const char *device_id)
     return leaving;
 }
 
+void placement_set_step_leaving(placement *p, long step, const char *device_id)
+{
+    pthread_mutex_lock(&p->pending_lock);
+    p->leaving_step = device_id ? step : -1;
+    snprintf(p->leaving_device, sizeof p->leaving_device, "%s", device_id ? device_id : "");
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+/* The pointer stays valid while the placement lock is held (the caller's solve). */
+const char *placement_step_leaving(placement *p, size_t step)
+{
+    if (!p)
+        return NULL;
+    pthread_mutex_lock(&p->pending_lock);
+    bool match = p->leaving_step >= 0 && (size_t)p->leaving_step == step;
+    pthread_mutex_unlock(&p->pending_lock);
+    return match ? p->leaving_device : NULL;
+}
+
+void placement_set_moving(placement *p, const char *deployment_id, const json_t *next)
+{
+    pthread_mutex_lock(&p->pending_lock);
+    if (next)
+        json_object_set_new(p->moving, deployment_id, json_deep_copy(next));
+    else
+        json_object_del(p->moving, deployment_id);
+    pthread_mutex_unlock(&p->pending_lock);
+}
+
+json_t *placement_moving(placement *p, const char *deployment_id)
+{
+    if (!p || !deployment_id)
+        return NULL;
+    pthread_mutex_lock(&p->pending_lock);
+    json_t *doc = json_incref(json_object_get(p->moving, deployment_id));
+    pthread_mutex_unlock(&p->pending_lock);
+    return doc;
+}
+
 bool placement_claim_migration(placement *p, const char *deployment_id)
 {
     pthread_mutex_lock(&p->pending_lock);
@@ -173,6 +215,14 @@ bool placement_claim_migration(placement *p, const char *deployment_id)
         json_object_set_new(p->migrating, deployment_id, json_true());
     pthread_mutex_unlock(&p->pending_lock);
     return free_to_go;
+}
+
+bool placement_migration_running(placement *p, const char *deployment_id)
+{
+    pthread_mutex_lock(&p->pending_lock);
+    bool running = json_object_get(p->migrating, deployment_id) != NULL;
+    pthread_mutex_unlock(&p->pending_lock);
+    return running;
 }
 
 void placement_release_migration(placement *p, const char *deployment_id)
@@ -261,6 +311,8 @@ bool placement_start(orchestrator *o, char *err, size_t err_size)
     p->pending = json_object();
     p->leaving = json_object();
     p->migrating = json_object();
+    p->leaving_step = -1;
+    p->moving = json_object();
     o->placement = p;
     p->failover = failover_start(o, err, err_size);
     if (!p->failover) {
@@ -284,6 +336,7 @@ void placement_stop(orchestrator *o)
     json_decref(p->pending);
     json_decref(p->leaving);
     json_decref(p->migrating);
+    json_decref(p->moving);
     pthread_mutex_destroy(&p->pending_lock);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->memory_lock);

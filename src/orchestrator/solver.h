@@ -56,6 +56,7 @@ typedef struct solver_device {
     const char *name;
     const char *state;      /* "active", "suspect", "lost", ... (only "active" passes) */
     bool blacklisted;
+    bool leaving;           /* draining: only steps pinned to it may stay; no new ones */
     const char *const *interfaces;      /* supervisorInterfaces */
     size_t interface_count;
     bool declares_capabilities;         /* the description has a capabilities object */
@@ -76,6 +77,7 @@ typedef struct solver_step {
     size_t capability_count;
     uint64_t min_memory_bytes;          /* the module's initial linear memory */
     const char *pinned_device;          /* a device id the step must run on; NULL: choose */
+    const char *leaving_device;         /* a device id the step is migrating off; NULL: none */
     solver_data output;                 /* what flows to the next step */
 } solver_step;
 
@@ -116,6 +118,7 @@ typedef enum solver_verdict {
     SOLVER_SCORED_LOWER,        /* passed, but the chain costs more with it */
     SOLVER_NOT_CONSIDERED,      /* passed, but not among the best candidates */
     SOLVER_REJECT_NOT_PINNED,   /* the manifest names another device for this step */
+    SOLVER_REJECT_MOVING_AWAY,  /* the step is being migrated off this device */
     SOLVER_REJECT_BLACKLISTED,
     SOLVER_REJECT_NOT_ACTIVE,
     SOLVER_REJECT_MISSING_IMPORT,

@@ -102,9 +102,8 @@ bool placement_problem_build(orchestrator *o, const step_function *functions, si
     const char **cursor = strings;
     for (size_t i = 0; i < n; i++) {
         fill_device(&out->views[i], &out->devices[i], &cursor);
-        /* drained, or the source of the migration being placed */
-        if (placement_is_leaving(o->placement, out->views[i].id))
-            out->devices[i].state = "leaving";
+        /* being drained: steps already there stay (pinned) until they move */
+        out->devices[i].leaving = placement_is_leaving(o->placement, out->views[i].id);
     }
     for (size_t s = 0; s < count; s++) {
         const step_function *f = &functions[s];
@@ -117,6 +116,7 @@ bool placement_problem_build(orchestrator *o, const step_function *functions, si
             .capability_count = f->capability_count,
             .min_memory_bytes = f->min_memory_bytes,
             .pinned_device = pins ? pins[s] : NULL,
+            .leaving_device = placement_step_leaving(o->placement, s),
             .output = s + 1 < count ? solver_output_data(&(solver_signature){
                                           .output_type = f->output_type,
                                           .output_mount = f->output_mount})

@@ -210,6 +210,11 @@ static bool judge_without_imports(const solver_problem *p, size_t s, size_t dev,
         j->verdict = SOLVER_REJECT_NOT_PINNED;
         return false;
     }
+    if ((step->leaving_device && !strcmp(step->leaving_device, d->id)) ||
+        (d->leaving && !step->pinned_device)) {
+        j->verdict = SOLVER_REJECT_MOVING_AWAY;
+        return false;
+    }
     if (d->blacklisted) {
         j->verdict = SOLVER_REJECT_BLACKLISTED;
         return false;
@@ -309,6 +314,7 @@ const char *solver_verdict_name(solver_verdict v)
     case SOLVER_SCORED_LOWER: return "scored lower";
     case SOLVER_NOT_CONSIDERED: return "not considered";
     case SOLVER_REJECT_NOT_PINNED: return "rejected: not the named device";
+    case SOLVER_REJECT_MOVING_AWAY: return "rejected: the step is moving away from it";
     case SOLVER_REJECT_BLACKLISTED: return "rejected: blacklisted";
     case SOLVER_REJECT_NOT_ACTIVE: return "rejected: not active";
     case SOLVER_REJECT_MISSING_IMPORT: return "rejected: missing import";
@@ -327,6 +333,10 @@ void solver_rejection_sentence(const solver_problem *p, size_t s, size_t dev,
     case SOLVER_REJECT_NOT_PINNED:
         snprintf(out, out_size, "the manifest names device '%s' for this step",
                  step->pinned_device);
+        return;
+    case SOLVER_REJECT_MOVING_AWAY:
+        snprintf(out, out_size, "%s", d->leaving ? "it is leaving (being drained)"
+                                                  : "the step is being migrated away from it");
         return;
     case SOLVER_REJECT_BLACKLISTED:
         snprintf(out, out_size, "it is blacklisted");

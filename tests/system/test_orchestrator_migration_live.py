@@ -4,6 +4,8 @@ upstream device is given the new route, and the moved step's old device redirect
 caller that still knows the old address. The counter's memory moves; nothing is
 executed twice.
 """
+import pytest
+
 from orchestrator_util import cluster, orchestrator  # noqa: F401 (fixtures)
 from placement_util import (add_modules, create, deploy, deployment, device_ids, events,
                             execute, placed_devices, step, supervisor_deployments, wait_until)
@@ -87,3 +89,36 @@ def test_sigterm_drains_the_device_and_the_chain_follows(cluster, example):
     assert done and done[-1]["data"]["trigger"] == "drain"
     second = execute(orch, dep, {"param0": 5})
     assert [s["result"] for s in second["steps"]] == ["8", "42"]
+
+
+def test_source_keeps_its_other_step_with_its_memory(cluster, example):
+    """counter.add and fibo both on s1; the counter moves to s2. s1 keeps fibo (given
+    routes, not redeployed) and the solver may not keep the moved step on s1."""
+    orch, (s1, s2) = cluster(2, orch_args=FAST)
+    add_modules(orch, example, ("fibo", "counter"))
+    dep = create(orch, "cf", step("counter", "add", "s1"), step("fibo", "fibo", "s1"))
+    deploy(orch, dep)
+    assert [s["result"] for s in execute(orch, dep, {"param0": 5})["steps"]] == ["5", "8"]
+    version = request("GET", f"{s1.base}/deploy/{dep}").json()["version"]
+    r = orch.post(f"/file/manifest/{dep}/migrate", json_body={"step": 0})
+    assert r.status == 200, r
+    assert r.json()["toName"] == "s2" and placed_devices(orch, dep) == ["s2", "s1"]
+    assert request("GET", f"{s1.base}/deploy/{dep}").json()["version"] == version
+    result = execute(orch, dep, {"param0": 1})
+    assert [s["result"] for s in result["steps"]] == ["6", "13"]
+
+
+@pytest.mark.xfail(strict=True, reason="the second step's target already runs the first, "
+                   "and a supervisor given a whole node again re-instantiates every module "
+                   "(the counter restarts at 0): POST /deploy should hand unchanged modules' "
+                   "instances on, as PUT /deploy/{id}/routes does")
+def test_drain_of_a_device_running_two_steps(cluster, example):
+    orch, (s1, s2) = cluster(2, orch_args=FAST)
+    add_modules(orch, example, ("fibo", "counter"))
+    dep = create(orch, "cf", step("counter", "add", "s1"), step("fibo", "fibo", "s1"))
+    deploy(orch, dep)
+    assert [s["result"] for s in execute(orch, dep, {"param0": 5})["steps"]] == ["5", "8"]
+    r = orch.post("/liquid/drain", json_body={"device": "s1"}, timeout=120)
+    assert r.status == 200 and r.json()["failed"] == 0, r
+    assert placed_devices(orch, dep) == ["s2", "s2"]
+    assert [s["result"] for s in execute(orch, dep, {"param0": 1})["steps"]] == ["6", "13"]
