@@ -147,11 +147,13 @@ uint64_t lqcp_chunk_hash(const uint8_t *chunk, size_t size)
     return h ^ (h >> 32);
 }
 
-bool lqcp_write(const uint8_t *memory, uint64_t memory_size, const uint32_t *chunks,
-                size_t chunk_count, const uint8_t *rest, size_t rest_size, uint8_t **out,
-                size_t *out_size)
+/* Header, chunks taken from chunk(i) (the bytes of the i-th chunk listed), rest. */
+static bool write_checkpoint(uint64_t memory_size, const uint32_t *indexes, size_t count,
+                             const uint8_t *(*chunk)(const void *source, size_t i),
+                             const void *source, const uint8_t *rest, size_t rest_size,
+                             uint8_t **out, size_t *out_size)
 {
-    size_t total = 4 + 4 + 4 + 8 + 4 + chunk_count * (4 + LQCP_CHUNK) + 8 + rest_size;
+    size_t total = 4 + 4 + 4 + 8 + 4 + count * (4 + LQCP_CHUNK) + 8 + rest_size;
     uint8_t *buf = malloc(total), *p = buf;
     if (!buf)
         return false;
@@ -159,11 +161,11 @@ bool lqcp_write(const uint8_t *memory, uint64_t memory_size, const uint32_t *chu
     put_le(p + 4, LQCP_VERSION, 4);
     put_le(p + 8, LQCP_CHUNK, 4);
     put_le(p + 12, memory_size, 8);
-    put_le(p + 20, chunk_count, 4);
+    put_le(p + 20, count, 4);
     p += 24;
-    for (size_t i = 0; i < chunk_count; i++) {
-        put_le(p, chunks[i], 4);
-        memcpy(p + 4, memory + (size_t)chunks[i] * LQCP_CHUNK, LQCP_CHUNK);
+    for (size_t i = 0; i < count; i++) {
+        put_le(p, indexes[i], 4);
+        memcpy(p + 4, chunk(source, i), LQCP_CHUNK);
         p += 4 + LQCP_CHUNK;
     }
     put_le(p, rest_size, 8);
@@ -171,6 +173,39 @@ bool lqcp_write(const uint8_t *memory, uint64_t memory_size, const uint32_t *chu
     *out = buf;
     *out_size = total;
     return true;
+}
+
+typedef struct in_memory {
+    const uint8_t *memory;
+    const uint32_t *indexes;
+} in_memory;
+
+static const uint8_t *chunk_in_memory(const void *source, size_t i)
+{
+    const in_memory *m = source;
+    return m->memory + (size_t)m->indexes[i] * LQCP_CHUNK;
+}
+
+static const uint8_t *chunk_packed(const void *source, size_t i)
+{
+    return (const uint8_t *)source + i * LQCP_CHUNK;
+}
+
+bool lqcp_write(const uint8_t *memory, uint64_t memory_size, const uint32_t *chunks,
+                size_t chunk_count, const uint8_t *rest, size_t rest_size, uint8_t **out,
+                size_t *out_size)
+{
+    in_memory source = {memory, chunks};
+    return write_checkpoint(memory_size, chunks, chunk_count, chunk_in_memory, &source, rest,
+                            rest_size, out, out_size);
+}
+
+bool lqcp_write_packed(uint64_t memory_size, const uint32_t *indexes, const uint8_t *chunks,
+                       size_t chunk_count, const uint8_t *rest, size_t rest_size,
+                       uint8_t **out, size_t *out_size)
+{
+    return write_checkpoint(memory_size, indexes, chunk_count, chunk_packed, chunks, rest,
+                            rest_size, out, out_size);
 }
 
 bool lqcp_read(const uint8_t *data, size_t size, lqcp_view *out, char *err, size_t err_size)

@@ -8,9 +8,11 @@
  *   u64 rest_size, rest: a state bundle whose saved state's engine snapshot has memory 0
  *                        of zero pages (its closing SHA-256 recomputed)
  *
- * Splitting a saved state into its memory and the rest is done on the full engine
- * snapshot (LQSN, src/wasm/snapshot.c: memory first, after a 44-byte header), so the
- * engine needs no second way of saving.
+ * The supervisor's checkpointer takes the rest from the engine directly
+ * (wasm_snapshot_save_without_memory0) and copies only the changed chunks, so a
+ * large memory is not copied whole under the module's lock; lqcp_split_state does
+ * the same split on a full saved state (LQSN, src/wasm/snapshot.c: memory first,
+ * after a 44-byte header), and gives the same rest.
  */
 #ifndef LIQUID_SUPERVISOR_LQCP_H
 #define LIQUID_SUPERVISOR_LQCP_H
@@ -36,6 +38,12 @@ uint64_t lqcp_chunk_hash(const uint8_t *chunk, size_t size);
 bool lqcp_write(const uint8_t *memory, uint64_t memory_size, const uint32_t *chunks,
                 size_t chunk_count, const uint8_t *rest, size_t rest_size, uint8_t **out,
                 size_t *out_size);
+
+/* The same from chunks already copied out of the memory: chunks holds chunk_count x
+ * LQCP_CHUNK bytes, the i-th being chunk indexes[i] of the memory. */
+bool lqcp_write_packed(uint64_t memory_size, const uint32_t *indexes, const uint8_t *chunks,
+                       size_t chunk_count, const uint8_t *rest, size_t rest_size,
+                       uint8_t **out, size_t *out_size);
 
 /* A parsed checkpoint; pointers into the bytes read. */
 typedef struct lqcp_view {

@@ -354,8 +354,8 @@ void module_runtime_interrupt(module_runtime *rt)
     wasm_exec_interrupt(rt->exec);
 }
 
-bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
-                               size_t err_size)
+static bool save_state(module_runtime *rt, bool without_memory0, uint8_t **out,
+                       size_t *out_size, char *err, size_t err_size)
 {
     if (atomic_load(&rt->interrupted)) {
         snprintf(err, err_size, "a call was interrupted mid-way, so memory is not consistent");
@@ -364,8 +364,11 @@ bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_si
     wasm_error werr = {0};
     uint8_t *engine = NULL, *wasi = NULL;
     size_t engine_size = 0, wasi_size = 0;
-    bool ok = wasm_snapshot_save(rt->instance, rt->parked ? rt->exec : NULL, &engine,
-                                 &engine_size, &werr) &&
+    const wasm_exec *parked = rt->parked ? rt->exec : NULL;
+    bool ok = (without_memory0
+                   ? wasm_snapshot_save_without_memory0(rt->instance, parked, &engine,
+                                                        &engine_size, &werr)
+                   : wasm_snapshot_save(rt->instance, parked, &engine, &engine_size, &werr)) &&
               wasi_ctx_save(rt->wasi, &wasi, &wasi_size, &werr);
     uint8_t *state = ok ? malloc(STATE_HEADER + engine_size + wasi_size) : NULL;
     if (!state) {
@@ -385,6 +388,24 @@ bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_si
     *out = state;
     *out_size = STATE_HEADER + engine_size + wasi_size;
     return true;
+}
+
+bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
+                               size_t err_size)
+{
+    return save_state(rt, false, out, out_size, err, err_size);
+}
+
+bool module_runtime_save_state_without_memory(module_runtime *rt, uint8_t **out,
+                                              size_t *out_size, char *err, size_t err_size)
+{
+    return save_state(rt, true, out, out_size, err, err_size);
+}
+
+const uint8_t *module_runtime_memory(module_runtime *rt, uint64_t *size)
+{
+    *size = 0;
+    return rt->instance ? wasm_instance_memory(rt->instance, size) : NULL;
 }
 
 /* ------------------------------------------------------------- migration */

@@ -75,6 +75,14 @@ void module_runtime_interrupt(module_runtime *rt);
  * nothing consistent to save: a call was interrupted mid-way. */
 bool module_runtime_save_state(module_runtime *rt, uint8_t **out, size_t *out_size, char *err,
                                size_t err_size);
+/* The same with memory 0 left out (the engine snapshot holds it as zero pages: a
+ * checkpoint's rest, docs/migration.md), for a caller that copies from
+ * module_runtime_memory only the parts it needs. The caller holds the lock. */
+bool module_runtime_save_state_without_memory(module_runtime *rt, uint8_t **out,
+                                              size_t *out_size, char *err, size_t err_size);
+/* Memory 0 of the instance (NULL, *size 0 if none): valid while the caller holds the
+ * lock and runs no call. */
+const uint8_t *module_runtime_memory(module_runtime *rt, uint64_t *size);
 
 /* ------------------------------------------------------------- migration
  *

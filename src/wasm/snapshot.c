@@ -173,12 +173,16 @@ static bool decode_cell(const wasm_instance *instance, uint8_t type, uint64_t va
 
 /* -------------------------------------------------------------------- save */
 
-static void save_memories(writer *w, const wasm_instance *instance)
+static void save_memories(writer *w, const wasm_instance *instance, bool without_memory0)
 {
     uint32_t count = instance->module->memory_count;
     put_u32(w, count);
     for (uint32_t m = 0; m < count; m++) {
         const wasm_memory_inst *memory = instance->memories[m];
+        if (m == 0 && without_memory0) {
+            put_u32(w, 0);      /* the caller keeps memory 0's bytes its own way */
+            continue;
+        }
         put_u32(w, memory->pages);
         for (uint32_t page = 0; page < memory->pages; page++) {
             const uint8_t *bytes = memory->data + (size_t)page * WASM_PAGE_SIZE;
@@ -283,8 +287,25 @@ static bool save_call(writer *w, const wasm_instance *instance, const wasm_exec 
     return true;
 }
 
+static bool save_snapshot(const wasm_instance *instance, const wasm_exec *exec,
+                          bool without_memory0, uint8_t **out, size_t *out_size,
+                          wasm_error *err);
+
 bool wasm_snapshot_save(const wasm_instance *instance, const wasm_exec *exec, uint8_t **out,
                         size_t *out_size, wasm_error *err)
+{
+    return save_snapshot(instance, exec, false, out, out_size, err);
+}
+
+bool wasm_snapshot_save_without_memory0(const wasm_instance *instance, const wasm_exec *exec,
+                                        uint8_t **out, size_t *out_size, wasm_error *err)
+{
+    return save_snapshot(instance, exec, true, out, out_size, err);
+}
+
+static bool save_snapshot(const wasm_instance *instance, const wasm_exec *exec,
+                          bool without_memory0, uint8_t **out, size_t *out_size,
+                          wasm_error *err)
 {
     if (!instance || !out || !out_size)
         return wasm_fail(err, WASM_ERR_ARGUMENT, "snapshot: no instance or output given");
@@ -294,7 +315,7 @@ bool wasm_snapshot_save(const wasm_instance *instance, const wasm_exec *exec, ui
     put_u32(&w, SNAPSHOT_VERSION);
     put_bytes(&w, instance->module->sha256, 32);
     put_u32(&w, with_call ? FLAG_HAS_CALL : 0);
-    save_memories(&w, instance);
+    save_memories(&w, instance, without_memory0);
     bool ok = save_globals(&w, instance, err) && save_tables(&w, instance, err);
     if (ok) {
         save_segments(&w, instance);

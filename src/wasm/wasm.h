@@ -291,6 +291,11 @@ void wasm_exec_set_timeout(wasm_exec *exec, uint64_t timeout_ms);
  * SHA-256. *out is malloc'ed; the caller frees it. */
 bool wasm_snapshot_save(const wasm_instance *instance, const wasm_exec *exec, uint8_t **out,
                         size_t *out_size, wasm_error *err);
+/* The same with memory 0 written as zero pages (everything else as above, checksum
+ * over what is written): for an embedder that copies memory 0 itself, only the parts
+ * it needs (a checkpoint's changed chunks), instead of all of it. */
+bool wasm_snapshot_save_without_memory0(const wasm_instance *instance, const wasm_exec *exec,
+                                        uint8_t **out, size_t *out_size, wasm_error *err);
 /* Restores into a fresh instance of the same module. If the snapshot holds a
  * suspended call, exec must be a fresh exec of the instance's store; afterwards
  * wasm_exec_resume(exec) finishes it. Refuses another module, a truncated or

@@ -900,3 +900,39 @@ def test_damaged_moved_markers_stop_the_start_with_a_clear_error(supervisors):
         assert "departures.json are damaged" in str(e) and "remove it" in str(e), str(e)
     else:
         raise AssertionError("the supervisor started over damaged moved-module markers")
+
+
+def checkpoint_logs(sv):
+    return [dict(f.split("=", 1) for f in line.split() if "=" in f)
+            for line in sv.log_text().splitlines() if "event=checkpoint.sent" in line]
+
+
+def test_a_checkpoint_copies_only_the_changed_chunks_under_the_lock(supervisors, file_server,
+                                                                   example):
+    orch = FakeOrchestrator()
+    try:
+        s1 = supervisors("s1", args=["--orchestrator-url", orch.base,
+                                     "--checkpoint-interval-ms", "200"])
+        url = file_server.put("ballast.wasm", example("ballast").read_bytes())
+        ep = endpoint(s1.base, "bal", "ballast", "ballast",
+                      params=(("mib", "integer"), ("percent", "integer")))
+        assert s1.deploy(node("bal", [module_entry("ballast", url)],
+                              [{"module": "ballast", "function": "ballast", "endpoint": ep}],
+                              epoch=1)).status == 200
+        r = s1.call("bal", "ballast", "ballast", {"mib": 16, "percent": 0})
+        assert r.json()["result"] == {"result": str(16 << 20)}, r
+        assert wait_for(lambda: len(checkpoint_logs(s1)) >= 1), s1.log_text()
+        [full] = checkpoint_logs(s1)
+        memory = int(full["memory"])
+        assert memory >= 16 << 20 and int(full["copied"]) >= 16 << 20, full
+        # 1% of the ballast changes: about 1% of the memory is copied under the lock
+        assert s1.call("bal", "ballast", "ballast", {"mib": 0, "percent": 1}).status == 200
+        assert wait_for(lambda: len(checkpoint_logs(s1)) >= 2), s1.log_text()
+        incremental = checkpoint_logs(s1)[1]
+        copied = int(incremental["copied"])
+        assert 4096 <= copied <= memory // 50, incremental
+        _, chunks = parse_lqcp(orch.checkpoints[-1][2])
+        assert len(chunks) * 4096 == copied
+        assert float(incremental["locked_ms"]) >= 0
+    finally:
+        orch.stop()

@@ -3,7 +3,8 @@
  * state splits into its memory and a memory-less rest; the orchestrator's own code
  * (checkpoint_apply) rebuilds from a full checkpoint, and from an incremental one on
  * top of it, a bundle the engine restores to exactly the instance that was saved;
- * only changed chunks are sent; malformed checkpoints are refused.
+ * only changed chunks are sent, and taking only those from the live memory (with the
+ * engine saving the rest) gives the same checkpoint; malformed ones are refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +196,76 @@ static void unchanged_memory_sends_no_chunk(void **unused)
     world_close(&w);
 }
 
+/* What the supervisor's checkpointer does under the module lock: the engine saves
+ * all but memory 0, and only the chunks that changed are copied out of the live
+ * memory. The result must be byte for byte what splitting a full save gives, and the
+ * orchestrator must rebuild the instance from it. */
+static void taking_only_changed_chunks_gives_the_same_checkpoint(void **unused)
+{
+    (void)unused;
+    world w;
+    world_open(&w);
+    poke(&w, 100, 41);
+    split one = split_instance(&w);
+    poke(&w, 140000, 5);        /* the third page: one chunk changes */
+    split two = split_instance(&w);
+
+    uint8_t *rest_state;
+    size_t rest_state_size;
+    wasm_error werr = {0};
+    assert_true(wasm_snapshot_save_without_memory0(w.instance, NULL, &rest_state,
+                                                   &rest_state_size, &werr));
+    assert_int_equal(rest_state_size, two.rest_state_size);
+    assert_memory_equal(rest_state, two.rest_state, rest_state_size);
+
+    uint64_t size;
+    const uint8_t *live = wasm_instance_memory(w.instance, &size);
+    uint32_t chunks[64];
+    size_t n = changed_chunks(one.memory, live, size, chunks);
+    assert_int_equal(n, 1);
+    uint8_t packed[LQCP_CHUNK];
+    memcpy(packed, live + (size_t)chunks[0] * LQCP_CHUNK, LQCP_CHUNK);
+    uint8_t *from_packed, *from_memory;
+    size_t packed_size, memory_size_written;
+    assert_true(lqcp_write_packed(size, chunks, packed, n, two.rest, two.rest_size,
+                                  &from_packed, &packed_size));
+    assert_true(lqcp_write(two.memory, two.memory_size, chunks, n, two.rest, two.rest_size,
+                           &from_memory, &memory_size_written));
+    assert_int_equal(packed_size, memory_size_written);
+    assert_memory_equal(from_packed, from_memory, packed_size);
+
+    /* the orchestrator rebuilds the instance from it on top of the first checkpoint */
+    uint32_t first[64];
+    size_t first_n = changed_chunks(NULL, one.memory, one.memory_size, first);
+    uint8_t *cp, *base, *full;
+    size_t cp_size, base_size, full_size;
+    uint64_t memory_size;
+    char err[300];
+    assert_true(lqcp_write(one.memory, one.memory_size, first, first_n, one.rest, one.rest_size,
+                           &cp, &cp_size));
+    if (!checkpoint_apply(NULL, 0, cp, cp_size, &base, &base_size, &memory_size, err,
+                          sizeof err))
+        fail_msg("the orchestrator refused the full checkpoint: %s", err);
+    if (!checkpoint_apply(base, base_size, from_packed, packed_size, &full, &full_size,
+                          &memory_size, err, sizeof err))
+        fail_msg("the orchestrator refused the packed checkpoint: %s", err);
+    world fresh;
+    restore_into_fresh(full, full_size, &fresh);
+    assert_int_equal(peek(&fresh, 100), 41);
+    assert_int_equal(peek(&fresh, 140000), 5);
+    assert_int_equal(call_i32(fresh.exec, fresh.instance, "pokes", NULL, 0), 2);
+    world_close(&fresh);
+    free(cp);
+    free(base);
+    free(full);
+    free(from_packed);
+    free(from_memory);
+    free(rest_state);
+    split_free(&one);
+    split_free(&two);
+    world_close(&w);
+}
+
 static void malformed_checkpoints_refused(void **unused)
 {
     (void)unused;
@@ -238,6 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_then_incremental_rebuild_the_instance),
         cmocka_unit_test(unchanged_memory_sends_no_chunk),
+        cmocka_unit_test(taking_only_changed_chunks_gives_the_same_checkpoint),
         cmocka_unit_test(malformed_checkpoints_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
