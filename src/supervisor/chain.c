@@ -227,6 +227,12 @@ static char *look_up(const manifest_endpoint *to, const chain_context *ctx,
         }
         http_result_free(&answer);
         free(url);
+        if (base && r->status == 307 && !strcmp(base, to->url)) {
+            /* the source answers 307 before the orchestrator has recorded the move:
+             * until it has, the source's Location is the newer word */
+            free(base);
+            base = NULL;
+        }
         if (base)
             return base;
     }
