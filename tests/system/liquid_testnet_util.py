@@ -171,7 +171,7 @@ class LiquidNet:
         path = self.scratch / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def logs(self, tail=2500):
+    def logs(self, tail=6000):
         return "\n".join(f"--- {name}.log (tail)\n{self.log(name)[-tail:]}"
                          for name in ["orchestrator", *self.hosts])
 
