@@ -323,8 +323,12 @@ static bool carry_out(orchestrator *o, const json_t *before, const json_t *after
         }
         if (err[0])
             break;
-        if (phase == 0)
+        if (phase == 0) {
             p->restored = restore_moved(o, before, after);
+            /* the moved steps are ready: supervisors asking where they are learn it
+             * now, before the routes and the record */
+            placement_set_moving(o->placement, id, after);
+        }
     }
     free(nodes);
     free(index);
@@ -534,6 +538,7 @@ static void move_steps(failover *f, json_t *doc, const bool *stays, const char *
                        json_pack("{s:s, s:s, s:s, s:f}", "deployment", id, "device", c->device,
                                  "reason", err, "durationMs", ms));
     }
+    placement_set_moving(o->placement, id, NULL);
     placement_pending_clear(o->placement, id);
     plan_free(&p);
     json_decref(before);
