@@ -171,7 +171,8 @@ static bool listed_epoch(const char *list, const char *id, uint64_t *epoch)
     return false;
 }
 
-/* The orchestrator's probe: renew the lease; drop what it no longer places here. A
+/* The orchestrator's probe: drop what it no longer places here, then renew the lease
+ * (in that order: a call let in by the renewed lease must not meet a dropped copy). A
  * deployment younger than the lease is kept: the probe may predate its deploy. */
 static void take_probe(supervisor *sv, http_request *req)
 {
@@ -182,9 +183,10 @@ static void take_probe(supervisor *sv, http_request *req)
     uint64_t lease_ms = strtoull(lease_text, NULL, 10);
     if (!lease_ms)
         return;
-    lease_renew(&sv->lease, lease_ms);
-    if (!epochs)
+    if (!epochs) {
+        lease_renew(&sv->lease, lease_ms);
         return;
+    }
     size_t count;
     deployment **all = deployment_store_snapshot(sv->deployments, &count);
     uint64_t now = lease_now_ms();
@@ -205,6 +207,7 @@ static void take_probe(supervisor *sv, http_request *req)
         deployment_release(d);
     }
     free(all);
+    lease_renew(&sv->lease, lease_ms);
 }
 
 static void handle_health(http_request *req, void *user)
