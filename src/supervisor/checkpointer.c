@@ -163,8 +163,10 @@ static bool take(module_runtime *rt, const instance_record *r, taken *t, char *e
     }
     t->locked_ms = now_ms() - locked;
     module_runtime_unlock(rt);
-    if (ok)     /* the bundle takes rest_state */
-        ok = migrate_out_bundle(rt, rest_state, rest_state_size, NULL, &t->rest,
+    /* the bundle takes rest_state; the orchestrator's bundle reader takes plain file
+     * names only so far (docs/migration.md): subdirectories go by migration alone */
+    if (ok)
+        ok = migrate_out_bundle(rt, rest_state, rest_state_size, NULL, false, &t->rest,
                                 &t->rest_size, err, err_size);
     else
         free(rest_state);

@@ -20,9 +20,12 @@
 #include "supervisor/state_bundle.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,35 +85,144 @@ static void free_parts(bundle_parts *b)
     free(b->sections);
 }
 
-/* The module's directory: its regular files (plain names; subdirectories stay). */
-static bool add_files(bundle_parts *b, module_runtime *rt, char *err, size_t err_size)
+#define MAX_DEPTH 32            /* subdirectories below the module's directory */
+
+/* Reads the whole regular file open as fd (closed here), up to MAX_FILE_BYTES. */
+static bool read_fd(int fd, const char *path, char **data, size_t *size, char *err,
+                    size_t err_size)
 {
-    const char *sandbox = module_runtime_sandbox(rt);
-    DIR *dir = opendir(sandbox);
-    if (!dir)
-        return true;
-    bool ok = true;
-    for (struct dirent *e; ok && (e = readdir(dir));) {
-        if (e->d_type != DT_REG || !manifest_is_safe_name(e->d_name))
+    *data = NULL;
+    *size = 0;
+    size_t capacity = 64 << 10, used = 0;
+    char *buf = malloc(capacity);
+    bool ok = buf != NULL;
+    while (ok) {
+        if (used == capacity) {
+            char *grown = capacity < MAX_FILE_BYTES ? realloc(buf, capacity * 2) : NULL;
+            if (!grown) {
+                snprintf(err, err_size, "file %s of the module is %s", path,
+                         capacity < MAX_FILE_BYTES ? "too large for the memory left"
+                                                   : "larger than 1 GiB: it cannot move");
+                ok = false;
+                break;
+            }
+            buf = grown;
+            capacity *= 2;
+        }
+        ssize_t n = read(fd, buf + used, capacity - used);
+        if (n < 0 && errno == EINTR)
             continue;
-        char *path = files_join(sandbox, e->d_name, NULL);
+        if (n < 0) {
+            snprintf(err, err_size, "cannot read file %s of the module: %s", path,
+                     strerror(errno));
+            ok = false;
+        } else if (n == 0) {
+            break;
+        } else {
+            used += (size_t)n;
+        }
+    }
+    close(fd);
+    if (!buf)
+        snprintf(err, err_size, "out of memory reading file %s of the module", path);
+    if (!ok) {
+        free(buf);
+        return false;
+    }
+    *data = buf;
+    *size = used;
+    return true;
+}
+
+static bool add_tree(bundle_parts *b, int dfd, const char *prefix, int depth,
+                     bool subdirectories, char *err, size_t err_size);
+
+/* One entry of a directory being walked: a regular file is added, a subdirectory
+ * added and walked; anything else (a symbolic link above all, which the module could
+ * point anywhere on the device) and names that are not plain stay behind. */
+static bool add_entry(bundle_parts *b, int dfd, const char *name, const char *prefix,
+                      int depth, bool subdirectories, char *err, size_t err_size)
+{
+    struct stat st;
+    if (!manifest_is_safe_name(name) || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return true;
+    bool is_dir = S_ISDIR(st.st_mode);
+    if (!S_ISREG(st.st_mode) && !(is_dir && subdirectories))
+        return true;
+    char *path;
+    if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", name) < 0) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    bool ok;
+    if (strlen(path) > STATE_BUNDLE_MAX_NAME) {
+        snprintf(err, err_size, "the module's directory holds a path longer than %u bytes "
+                 "(%.60s...), which cannot move", STATE_BUNDLE_MAX_NAME, path);
+        ok = false;
+    } else if (is_dir && depth >= MAX_DEPTH) {
+        snprintf(err, err_size, "the module's directory nests deeper than %d levels at %.200s, "
+                 "which cannot move", MAX_DEPTH, path);
+        ok = false;
+    } else if (is_dir) {
+        int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        ok = sub >= 0 && add_section(b, BUNDLE_DIRECTORY, strdup(path), strdup(""), 0);
+        if (sub < 0)
+            snprintf(err, err_size, "cannot open directory %s of the module: %s", path,
+                     strerror(errno));
+        else if (!ok)
+            close(sub);
+        ok = ok && add_tree(b, sub, path, depth + 1, subdirectories, err, err_size);
+    } else {
+        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         char *data = NULL;
         size_t size = 0;
-        ok = path && fs_read_file(path, MAX_FILE_BYTES, &data, &size, err, err_size) &&
-             add_section(b, BUNDLE_FILE, strdup(e->d_name), data, size);
-        free(path);
+        if (fd < 0)
+            snprintf(err, err_size, "cannot open file %s of the module: %s", path,
+                     strerror(errno));
+        ok = fd >= 0 && read_fd(fd, path, &data, &size, err, err_size) &&
+             add_section(b, BUNDLE_FILE, strdup(path), data, size);
     }
+    free(path);
+    return ok;
+}
+
+/* The entries of the directory open as dfd (closed here), named under prefix. */
+static bool add_tree(bundle_parts *b, int dfd, const char *prefix, int depth,
+                     bool subdirectories, char *err, size_t err_size)
+{
+    DIR *dir = fdopendir(dfd);
+    if (!dir) {
+        snprintf(err, err_size, "cannot list directory %s of the module: %s",
+                 *prefix ? prefix : ".", strerror(errno));
+        close(dfd);
+        return false;
+    }
+    bool ok = true;
+    for (struct dirent *e; ok && (e = readdir(dir));)
+        ok = add_entry(b, dirfd(dir), e->d_name, prefix, depth, subdirectories, err,
+                       err_size);
     closedir(dir);
     return ok;
 }
 
+/* The module's directory: its regular files and, unless only the top level is asked
+ * for, its subdirectories with theirs. */
+static bool add_files(bundle_parts *b, module_runtime *rt, bool subdirectories, char *err,
+                      size_t err_size)
+{
+    int dfd = open(module_runtime_sandbox(rt), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return true;            /* no directory yet: no files */
+    return add_tree(b, dfd, "", 0, subdirectories, err, err_size);
+}
+
 bool migrate_out_bundle(module_runtime *rt, uint8_t *state, size_t state_size,
-                        const json_t *call, uint8_t **out, size_t *size, char *err,
-                        size_t err_size)
+                        const json_t *call, bool subdirectories, uint8_t **out, size_t *size,
+                        char *err, size_t err_size)
 {
     bundle_parts b = {0};
     bool ok = add_section(&b, BUNDLE_STATE, strdup(""), state, state_size) &&
-              add_files(&b, rt, err, err_size);
+              add_files(&b, rt, subdirectories, err, err_size);
     if (ok && call) {
         char *text = json_dumps(call, JSON_COMPACT);
         const char *id = json_string_value(json_object_get(call, "requestId"));
@@ -129,7 +241,7 @@ static bool build_bundle(module_runtime *rt, const json_t *call, uint8_t **out, 
     uint8_t *state = NULL;
     size_t state_size = 0;
     return module_runtime_save_state(rt, &state, &state_size, err, err_size) &&
-           migrate_out_bundle(rt, state, state_size, call, out, size, err, err_size);
+           migrate_out_bundle(rt, state, state_size, call, true, out, size, err, err_size);
 }
 
 /* --------------------------------------------------------------- the transfer */

@@ -11,7 +11,6 @@
 
 #define MAGIC "LQSB"
 #define MAX_SECTIONS 100000u
-#define MAX_NAME 255u
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -53,6 +52,25 @@ bool state_bundle_write(const state_section *sections, size_t count, uint8_t **o
     *out = buf;
     *out_size = total;
     return true;
+}
+
+bool state_bundle_is_relative_path(const char *name)
+{
+    size_t len = strlen(name);
+    if (!len || len > STATE_BUNDLE_MAX_NAME)
+        return false;
+    char part[STATE_BUNDLE_MAX_NAME + 1];
+    for (const char *at = name;;) {
+        const char *slash = strchr(at, '/');
+        size_t n = slash ? (size_t)(slash - at) : strlen(at);
+        memcpy(part, at, n);
+        part[n] = 0;
+        if (!manifest_is_safe_name(part))     /* also an empty part: "a//b", "/a", "a/" */
+            return false;
+        if (!slash)
+            return true;
+        at = slash + 1;
+    }
 }
 
 /* ------------------------------------------------------------- reading */
@@ -141,11 +159,15 @@ static bool check_section(reader *r, size_t i, state_bundle *b)
         b->state = s;
         return true;
     case BUNDLE_FILE:
-        if (!manifest_is_safe_name(s->name))
-            return corrupt(r, i, "file name '%s' is not a plain name", s->name);
+    case BUNDLE_DIRECTORY:
+        if (!state_bundle_is_relative_path(s->name))
+            return corrupt(r, i, "path '%s' is not plain names joined by '/'", s->name);
+        if (s->kind == BUNDLE_DIRECTORY && s->size)
+            return corrupt(r, i, "directory '%s' carries bytes", s->name);
         for (size_t j = 0; j < i; j++)
-            if (b->sections[j].kind == BUNDLE_FILE && !strcmp(b->sections[j].name, s->name))
-                return corrupt(r, i, "file '%s' appears twice", s->name);
+            if ((b->sections[j].kind == BUNDLE_FILE || b->sections[j].kind == BUNDLE_DIRECTORY)
+                && !strcmp(b->sections[j].name, s->name))
+                return corrupt(r, i, "path '%s' appears twice", s->name);
         return true;
     case BUNDLE_CALL:
         if (b->call)
@@ -170,8 +192,8 @@ static bool read_section(reader *r, size_t i, state_bundle *b)
     s->kind = *p;
     if (!take_u32(r, "a section name length", &name_len))
         return false;
-    if (name_len > MAX_NAME)
-        return corrupt(r, i, "%s", "a name longer than 255 bytes");
+    if (name_len > STATE_BUNDLE_MAX_NAME)
+        return corrupt(r, i, "%s", "a name longer than 1024 bytes");
     if (!take(r, name_len, "a section name", &p))
         return false;
     if (memchr(p, 0, name_len))

@@ -8,7 +8,8 @@
  *   u32 n_sections, then per section: u8 kind, u32 name_len, name, u64 size, bytes
  *
  * Reading checks everything a sender could get wrong or a network could cut short —
- * magic, version, every length against what is left, known kinds, plain file names,
+ * magic, version, every length against what is left, known kinds, file and
+ * directory paths made of plain names (never '..', never absolute), no path twice,
  * exactly one state, at most one call, nothing after the last section — so a bundle
  * that reads is one that can be restored section by section.
  */
@@ -25,9 +26,17 @@
 typedef enum bundle_kind {
     BUNDLE_STATE = 1,       /* name "": the saved state: "LQSNAP1\0", u64 engine size, the
                                engine snapshot (wasm_snapshot_save), the WASI state */
-    BUNDLE_FILE = 2,        /* name: a plain file name in the module's directory */
+    BUNDLE_FILE = 2,        /* name: the file's path in the module's directory */
     BUNDLE_CALL = 3,        /* name: request id; bytes: JSON {"requestId", "function", ...} */
+    BUNDLE_DIRECTORY = 4,   /* name: a subdirectory's path; no bytes (an empty one moves too) */
 } bundle_kind;
+
+/* Longest section name: a path of several plain names. */
+#define STATE_BUNDLE_MAX_NAME 1024u
+
+/* A path in the module's directory as a bundle names it: plain names (no '.', '..',
+ * control characters or backslash) joined by single '/', none leading or trailing. */
+bool state_bundle_is_relative_path(const char *name);
 
 typedef struct state_section {
     uint8_t kind;

@@ -146,25 +146,60 @@ static bool append(supervisor *sv, const part *p, char *err, size_t err_size)
 
 /* ----------------------------------------------------------------- restore */
 
-/* The module's directory becomes the bundle's files: the others go. */
-static bool replace_files(module_runtime *rt, const state_bundle *b, char *err, size_t err_size)
+/* Empties the module's directory (subdirectories too; a link is removed, never
+ * followed). */
+static bool empty_sandbox(const char *sandbox, char *err, size_t err_size)
 {
-    const char *sandbox = module_runtime_sandbox(rt);
     DIR *dir = opendir(sandbox);
-    for (struct dirent *e; dir && (e = readdir(dir));) {
+    bool ok = true;
+    for (struct dirent *e; ok && dir && (e = readdir(dir));) {
         if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, "..")))
             continue;
-        if (e->d_type == DT_REG || e->d_type == DT_LNK)
+        struct stat st;
+        if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (!S_ISDIR(st.st_mode)) {
             unlinkat(dirfd(dir), e->d_name, 0);
+            continue;
+        }
+        char *path = files_join(sandbox, e->d_name, NULL);
+        ok = path && fs_remove_tree(path, err, err_size);
+        if (!path)
+            snprintf(err, err_size, "out of memory");
+        free(path);
     }
     if (dir)
         closedir(dir);
+    return ok;
+}
+
+/* The module's directory becomes the bundle's files and subdirectories: the others
+ * go. The reader checked every path (plain names joined by '/'), and the emptied
+ * directory holds no link a path could run through. */
+static bool replace_files(module_runtime *rt, const state_bundle *b, char *err, size_t err_size)
+{
+    const char *sandbox = module_runtime_sandbox(rt);
+    if (!empty_sandbox(sandbox, err, err_size))
+        return false;
     for (size_t i = 0; i < b->count; i++) {
         const state_section *s = &b->sections[i];
-        if (s->kind != BUNDLE_FILE)
+        if (s->kind != BUNDLE_FILE && s->kind != BUNDLE_DIRECTORY)
             continue;
         char *path = files_join(sandbox, s->name, NULL);
-        bool ok = path && fs_write_atomic(path, s->data, (size_t)s->size, 0644, err, err_size);
+        char *slash = path ? strrchr(path, '/') : NULL;
+        bool ok = path != NULL;
+        if (ok && s->kind == BUNDLE_DIRECTORY) {
+            ok = fs_mkdir_p(path, 0755, err, err_size);
+        } else if (ok) {
+            if (strchr(s->name, '/')) {     /* its directory, if no section made it yet */
+                *slash = 0;
+                ok = fs_mkdir_p(path, 0755, err, err_size);
+                *slash = '/';
+            }
+            ok = ok && fs_write_atomic(path, s->data, (size_t)s->size, 0644, err, err_size);
+        }
+        if (!path)
+            snprintf(err, err_size, "out of memory");
         free(path);
         if (!ok)
             return false;

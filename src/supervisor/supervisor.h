@@ -107,10 +107,11 @@ bool invocation_resume_carried(supervisor *sv, deployment *dep, const char *modu
  * .../state on the target (state_transfer.c). */
 void migrate_out_handle(supervisor *sv, http_request *req);
 /* A state bundle of the module: state (taken, freed here), the files of its
- * directory, the suspended call if any. */
+ * directory — with its subdirectories, or only the top level's files — and the
+ * suspended call if any. Symbolic links are never followed nor carried. */
 bool migrate_out_bundle(module_runtime *rt, uint8_t *state, size_t state_size,
-                        const json_t *call, uint8_t **out, size_t *size, char *err,
-                        size_t err_size);
+                        const json_t *call, bool subdirectories, uint8_t **out, size_t *size,
+                        char *err, size_t err_size);
 void state_transfer_handle_put(supervisor *sv, http_request *req);
 void state_transfer_handle_get(supervisor *sv, http_request *req);
 

@@ -6,6 +6,7 @@ Epochs: a node, routes or a call with an older epoch is refused (409 stale epoch
 call with a newer epoch makes the device drop its copy; chained calls carry the epoch.
 """
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -936,3 +937,38 @@ def test_a_checkpoint_copies_only_the_changed_chunks_under_the_lock(supervisors,
         assert float(incremental["locked_ms"]) >= 0
     finally:
         orch.stop()
+
+
+def sandbox_of(sv, dep, module):
+    [path] = (sv.instance_dir / "deployments" / dep).glob(f"v*/sandbox/{module}")
+    return path
+
+
+def test_subdirectories_move_with_the_module_and_links_stay(supervisors, file_server,
+                                                            example, tmp_path):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 2) == "2"
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
+    source, target = sandbox_of(s1, "count", "counter"), sandbox_of(s2, "count", "counter")
+    (source / "logs" / "2026").mkdir(parents=True)
+    (source / "logs" / "2026" / "day.txt").write_bytes(b"tuesday\n")
+    (source / "logs" / "index").write_bytes(b"1\n")
+    (source / "empty").mkdir()
+    (source / "top.txt").write_bytes(b"top\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not the module's\n")
+    (source / "logs" / "link.txt").symlink_to(secret)      # planted links never move
+    (source / "outside").symlink_to(tmp_path)
+    (target / "old").mkdir()                                # what the target had goes
+    (target / "old" / "stale.txt").write_bytes(b"stale\n")
+
+    r = migrate(s1, s2, "count", "counter", 2)
+    assert r.status == 200, (r, s1.log_text())
+    assert (target / "logs" / "2026" / "day.txt").read_bytes() == b"tuesday\n"
+    assert (target / "logs" / "index").read_bytes() == b"1\n"
+    assert (target / "empty").is_dir() and not any((target / "empty").iterdir())
+    assert (target / "top.txt").read_bytes() == b"top\n"
+    for gone in ("old", "outside", "logs/link.txt"):
+        assert not os.path.lexists(target / gone), gone
+    assert s2.call("count", "counter", "increment").json()["result"] == {"result": "3"}

@@ -102,7 +102,7 @@ static void corruption_refused(void **unused)
     free(data);
 
     sample(&data, &size, "../escape", CALL);     /* a file outside the directory */
-    expect_refused(data, size, "not a plain name");
+    expect_refused(data, size, "not plain names");
     free(data);
     sample(&data, &size, "notes.txt", "{\"requestId\":\"other\",\"function\":\"run\"}");
     expect_refused(data, size, "suspended call");
@@ -121,6 +121,74 @@ static void corruption_refused(void **unused)
     free(data);
 }
 
+/* Subdirectories move: paths of plain names joined by '/', directories as their own
+ * sections (an empty one too). */
+static void subdirectory_paths_read_back(void **unused)
+{
+    (void)unused;
+    state_section s[] = {
+        {BUNDLE_STATE, "", STATE, sizeof STATE},
+        {BUNDLE_DIRECTORY, "logs", (const uint8_t *)"", 0},
+        {BUNDLE_DIRECTORY, "logs/2026", (const uint8_t *)"", 0},
+        {BUNDLE_FILE, "logs/2026/day.txt", (const uint8_t *)FILE_TEXT, strlen(FILE_TEXT)},
+        {BUNDLE_DIRECTORY, "empty", (const uint8_t *)"", 0},
+        {BUNDLE_FILE, "logs.txt", (const uint8_t *)"x", 1},
+    };
+    uint8_t *data;
+    size_t size;
+    assert_true(state_bundle_write(s, 6, &data, &size));
+    state_bundle b;
+    char err[300];
+    if (!state_bundle_read(data, size, &b, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(b.count, 6);
+    assert_int_equal(b.sections[2].kind, BUNDLE_DIRECTORY);
+    assert_string_equal(b.sections[3].name, "logs/2026/day.txt");
+    assert_memory_equal(b.sections[3].data, FILE_TEXT, strlen(FILE_TEXT));
+    state_bundle_free(&b);
+    free(data);
+}
+
+static void bad_paths_refused(void **unused)
+{
+    (void)unused;
+    static const char *const bad[] = {"a/../b", "..", "a/..", "/etc/passwd", "a//b", "a/",
+                                      "./a", "a/./b", "a\\b/c", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        for (uint8_t kind = BUNDLE_FILE; kind <= BUNDLE_DIRECTORY; kind += 2) {
+            state_section s[] = {{BUNDLE_STATE, "", STATE, sizeof STATE},
+                                 {kind, bad[i], (const uint8_t *)"", 0}};
+            uint8_t *data;
+            size_t size;
+            assert_true(state_bundle_write(s, 2, &data, &size));
+            expect_refused(data, size, "is not plain names joined by '/'");
+            free(data);
+        }
+    }
+    char longest[STATE_BUNDLE_MAX_NAME + 2];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = 0;
+    for (size_t i = 100; i < sizeof longest - 1; i += 100)
+        longest[i] = '/';
+    assert_false(state_bundle_is_relative_path(longest));
+    longest[STATE_BUNDLE_MAX_NAME] = 0;
+    assert_true(state_bundle_is_relative_path(longest));
+
+    state_section with_bytes[] = {{BUNDLE_STATE, "", STATE, sizeof STATE},
+                                  {BUNDLE_DIRECTORY, "d", (const uint8_t *)"x", 1}};
+    uint8_t *data;
+    size_t size;
+    assert_true(state_bundle_write(with_bytes, 2, &data, &size));
+    expect_refused(data, size, "directory 'd' carries bytes");
+    free(data);
+    state_section twice[] = {{BUNDLE_STATE, "", STATE, sizeof STATE},
+                             {BUNDLE_DIRECTORY, "d/e", (const uint8_t *)"", 0},
+                             {BUNDLE_FILE, "d/e", (const uint8_t *)"x", 1}};
+    assert_true(state_bundle_write(twice, 3, &data, &size));
+    expect_refused(data, size, "path 'd/e' appears twice");
+    free(data);
+}
+
 static void digest_is_sha256(void **unused)
 {
     (void)unused;
@@ -135,6 +203,8 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(every_truncation_refused),
         cmocka_unit_test(corruption_refused),
+        cmocka_unit_test(subdirectory_paths_read_back),
+        cmocka_unit_test(bad_paths_refused),
         cmocka_unit_test(digest_is_sha256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
