@@ -462,8 +462,9 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint)
     for (int hops = 0;; hops++) {
         const char *target = moved_to ? moved_to : url;
         if (r->part_count)
-            answered = http_post_multipart(target, r->parts, r->part_count, CALL_TIMEOUT_MS,
-                                           &res);
+            answered = http_post_multipart_with_headers(target, headers, moved_to ? 0 : 1,
+                                                        r->parts, r->part_count,
+                                                        CALL_TIMEOUT_MS, &res);
         else    /* after a redirect without the epoch: the stored one may be older */
             answered = http_request_send(post ? "POST" : "GET", target, headers,
                                          moved_to ? 0 : 1,

@@ -12,7 +12,7 @@ import threading
 
 from migration_util import proxied_cluster
 from orchestrator_util import cluster, orchestrator  # noqa: F401 (fixtures)
-from placement_util import (add_modules, create, deploy, deployment, device_ids, events,
+from placement_util import (IMAGES, add_modules, create, deploy, deployment, device_ids, events,
                             execute, placed_devices, step, supervisor_deployments, wait_until)
 from supervisor_util import request
 
@@ -241,3 +241,16 @@ def test_step_1_refusing_an_older_epoch_is_called_on_the_new_placement(cluster, 
     assert [s["result"] for s in response.json()["steps"]] == ["8", "42"]
     calls = proxies["s1"].seen("GET", rf"/{dep}/modules/fibo/fibo")
     assert calls[-1].headers.get("x-liquid-epoch") == str(epoch + 1)
+
+
+def test_a_first_step_taking_files_gets_the_epoch_too(cluster, liquid_bin, tmp_path, example):
+    orch, proxies, _ = proxied_cluster(cluster, liquid_bin, tmp_path, ("s1",), orch_args=FAST)
+    add_modules(orch, example, ("grayscale",))
+    dep = create(orch, "gray", step("grayscale", "grayscale", "s1"))
+    deploy(orch, dep)
+    frame = (IMAGES / "gray_33x17.jpg").read_bytes()
+    result = execute(orch, dep, files=[("image.jpeg", "frame.jpg", frame)])
+    assert result["steps"][0]["success"]
+    call = proxies["s1"].seen("POST", rf"/{dep}/modules/grayscale/grayscale")[-1]
+    assert call.headers.get("x-liquid-epoch") == str(deployment(orch, dep)["epoch"])
+    assert call.headers["content-type"].startswith("multipart/form-data")
