@@ -301,9 +301,37 @@ static void report_unreachable(run *r, size_t s, const char *why)
 
 /* Waits for a history entry: 200 done, 500 failed; NULL (failure recorded) when the
  * device cannot be reached or the entry never comes. */
+/* The same history entry on the device step s has moved to, when a migration moved it
+ * since this run read the placement (a call suspended at the source is resumed there
+ * under the same request id, and the source may be gone by now: it was drained). NULL
+ * when the step is where it was. */
+static char *moved_history(run *r, size_t s, const char *url)
+{
+    const char *tail = strstr(url, "/request-history/");
+    json_t *doc = NULL;
+    char err[256];
+    if (!tail || store_deployment_get(r->o->store, r->deployment_id, &doc, err, sizeof err) !=
+                     STORE_OK)
+        return NULL;
+    const json_t *was = step_at(r, s);
+    const json_t *now = json_array_get(json_object_get(doc, "sequence"), s);
+    const char *device = string_member(now, "device");
+    char *moved = NULL;
+    device_view v;
+    if (device && strcmp(device, string_member(was, "device")) &&
+        fleet_device(r->o->fleet, device, &v)) {
+        if (v.url && asprintf(&moved, "%s%s", v.url, tail) < 0)
+            moved = NULL;
+        fleet_view_clear(&v);
+    }
+    json_decref(doc);
+    return moved;
+}
+
 static json_t *fetch_entry(run *r, size_t s, const char *url, double deadline, bool *failed)
 {
     long backoff = FIRST_BACKOFF_MS;
+    bool followed = false;
     char *waiting = NULL;
     if (asprintf(&waiting, "%s%swait=%d", url, strchr(url, '?') ? "&" : "?", LONG_POLL_MS) < 0)
         return NULL;
@@ -318,6 +346,17 @@ static json_t *fetch_entry(run *r, size_t s, const char *url, double deadline, b
         http_result res = {0};
         double asked = now_ms();
         if (!http_get(waiting, (long)left + 1000, &res)) {
+            char *moved = followed ? NULL : moved_history(r, s, waiting);
+            if (moved) {
+                /* its device is gone, but the step moved first: ask where it went */
+                log_info("execution.history_moved", "deployment=%s execution=%s step=%zu "
+                         "url=%s", r->deployment_id, r->id, s, log_quote(moved));
+                http_result_free(&res);
+                free(waiting);
+                waiting = moved;
+                followed = true;
+                continue;
+            }
             fail(r, 502, (long)s, "%s cannot be reached: %s", label(r, s), res.error);
             report_unreachable(r, s, res.error);
             http_result_free(&res);
