@@ -120,7 +120,7 @@ static bool epoch_of(const json_t *item, const char *key, uint64_t *out)
     return true;
 }
 
-/* One marker read back. */
+/* One marker read back; *out NULL (and true) when it expired meanwhile. */
 static bool entry_from_json(const json_t *item, entry **out, char *why, size_t why_size)
 {
     *out = NULL;
@@ -155,11 +155,12 @@ static bool entry_from_json(const json_t *item, entry **out, char *why, size_t w
             e->module = strdup(module);
             e->target = strdup(target);
             e->target_module = strdup(as);
-            /* one that expired while the supervisor was down still tells the startup
-             * that the copy it reloads is not the module's state (departures_each_moved)
-             * and goes at the first lookup */
             double left = (double)json_integer_value(expires) - clock_ms(CLOCK_REALTIME);
-            e->expires_ms = json_integer_value(expires) ? now_ms() + (left > 0 ? left : 0) : 0;
+            if (json_integer_value(expires) && left <= 0) {
+                entry_free(e);      /* expired while the supervisor was down */
+                return true;
+            }
+            e->expires_ms = json_integer_value(expires) ? now_ms() + left : 0;
         }
     } else {
         snprintf(why, why_size, "unknown marker kind '%.40s'", kind);
@@ -196,8 +197,10 @@ static bool load(departures *d, char *err, size_t err_size)
         entry *e;
         if (!ok || !(ok = entry_from_json(item, &e, why, sizeof why)))
             break;
-        e->next = d->head;
-        d->head = e;
+        if (e) {
+            e->next = d->head;
+            d->head = e;
+        }
     }
     json_decref(list);
     if (!ok)
@@ -230,15 +233,19 @@ static bool same(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-/* Unlinks expired entries and those matching (deployment, module); lock held. */
-static void prune(departures *d, const char *deployment, const char *module, bool match_any_module)
+/* Unlinks expired entries and those matching (deployment, module); lock held.
+ * Returns how many matched. */
+static size_t prune(departures *d, const char *deployment, const char *module,
+                    bool match_any_module)
 {
+    size_t matched = 0;
     double now = now_ms();
     for (entry **p = &d->head; *p;) {
         entry *e = *p;
         bool expired = e->expires_ms && e->expires_ms <= now;
         bool matches = deployment && !strcmp(e->deployment, deployment) &&
                        (match_any_module || same(e->module, module));
+        matched += matches;
         if (expired || matches) {
             *p = e->next;
             entry_free(e);
@@ -246,6 +253,7 @@ static void prune(departures *d, const char *deployment, const char *module, boo
             p = &e->next;
         }
     }
+    return matched;
 }
 
 static void add(departures *d, entry *e)
@@ -297,10 +305,11 @@ void departures_forget(departures *d, const char *deployment, const char *const 
                        size_t module_count)
 {
     pthread_mutex_lock(&d->lock);
-    prune(d, deployment, NULL, false);
+    size_t forgotten = prune(d, deployment, NULL, false);
     for (size_t i = 0; i < module_count; i++)
-        prune(d, deployment, modules[i], false);
-    save(d);
+        forgotten += prune(d, deployment, modules[i], false);
+    if (forgotten)      /* every deploy comes here: write only when something went */
+        save(d);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -335,13 +344,4 @@ size_t departures_count(departures *d)
         n++;
     pthread_mutex_unlock(&d->lock);
     return n;
-}
-
-void departures_each_moved(departures *d, departures_moved_fn fn, void *user)
-{
-    pthread_mutex_lock(&d->lock);
-    for (entry *e = d->head; e; e = e->next)
-        if (e->kind == DEPARTURE_MOVED)
-            fn(user, e->deployment, e->module, e->target, e->target_module);
-    pthread_mutex_unlock(&d->lock);
 }

@@ -13,8 +13,9 @@
  *
  * Both kinds are kept on disk (departures.json in the instance directory, rewritten
  * atomically on every change, a moved marker with its expiry as wall-clock time), so
- * a supervisor restarted after a module moved away still redirects to it, and never
- * serves the copy it reloads of a module whose state lives elsewhere now.
+ * a supervisor restarted after a module moved away still redirects to it. (That the
+ * copy it reloads of such a module never serves is the deployment's own record:
+ * deployment_mark_moved.)
  */
 #ifndef LIQUID_SUPERVISOR_DEPARTURES_H
 #define LIQUID_SUPERVISOR_DEPARTURES_H
@@ -56,14 +57,6 @@ void departures_forget(departures *d, const char *deployment, const char *const 
 
 /* What is known about (deployment, module); module NULL asks about the deployment. */
 departure departures_find(departures *d, const char *deployment, const char *module);
-
-/* Calls fn for every moved marker, expired ones read back from disk included: at
- * startup, the runtimes reloaded for those modules are marked moved, so they redirect
- * as they did before the restart (the redirect outlives the marker while the
- * deployment stays) and never serve the copy reloaded here. */
-typedef void (*departures_moved_fn)(void *user, const char *deployment, const char *module,
-                                    const char *target, const char *target_module);
-void departures_each_moved(departures *d, departures_moved_fn fn, void *user);
 
 /* Every deployment id marked stale or with a moved module, for logs and tests. */
 size_t departures_count(departures *d);

@@ -157,6 +157,59 @@ char *deployment_path(const deployment *d, const char *sub, const char *name,
     return path;
 }
 
+bool deployment_mark_moved(const deployment *d, const char *module, const char *target,
+                           const char *target_module, char *err, size_t err_size)
+{
+    char *dir = deployment_path(d, "state", NULL, NULL);
+    char *path = deployment_path(d, "state", module, ".moved");
+    json_t *json = json_pack("{s:s, s:s}", "target", target, "targetModule", target_module);
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    snprintf(err, err_size, "out of memory");
+    bool ok = dir && path && text && fs_mkdir_p(dir, 0755, err, err_size) &&
+              fs_write_atomic(path, text, strlen(text), 0644, err, err_size);
+    free(text);
+    json_decref(json);
+    free(path);
+    free(dir);
+    return ok;
+}
+
+void deployment_unmark_moved(const deployment *d, const char *module)
+{
+    char *path = deployment_path(d, "state", module, ".moved");
+    if (path)
+        unlink(path);
+    free(path);
+}
+
+bool deployment_moved_to(const deployment *d, const char *module, char **target,
+                         char **target_module)
+{
+    *target = *target_module = NULL;
+    char *path = deployment_path(d, "state", module, ".moved");
+    char *text = NULL;
+    size_t size = 0;
+    char err[300];
+    if (!path || !fs_exists(path)) {
+        free(path);
+        return false;
+    }
+    json_t *json = NULL;
+    if (fs_read_file(path, 1 << 16, &text, &size, err, sizeof err))
+        json = json_loadb(text, size, 0, NULL);
+    const char *to = json_string_value(json_object_get(json, "target"));
+    const char *as = json_string_value(json_object_get(json, "targetModule"));
+    *target = to ? strdup(to) : NULL;
+    *target_module = strdup(as ? as : module);
+    if (!to)    /* unreadable: still moved — serving this copy would be worse */
+        log_error("module.moved_file_unreadable", "deployment=%s module=%s path=%s",
+                  d->id, module, log_quote(path));
+    json_decref(json);
+    free(text);
+    free(path);
+    return true;
+}
+
 json_t *deployment_describe(const deployment *d)
 {
     json_t *modules = json_array();

@@ -54,6 +54,17 @@ module_runtime *deployment_module(deployment *d, const char *name,
 char *deployment_path(const deployment *d, const char *sub, const char *name,
                       const char *suffix);
 
+/* A module of this version that moved away (docs/migration.md) leaves a file beside
+ * its saved state (state/<module>.moved: {"target", "targetModule"}), so a restart
+ * marks the copy it reloads as moved — it redirects, and never serves — for as long
+ * as this version stays; a new deploy is a new version, without it. */
+bool deployment_mark_moved(const deployment *d, const char *module, const char *target,
+                           const char *target_module, char *err, size_t err_size);
+void deployment_unmark_moved(const deployment *d, const char *module);
+/* Where a module of this version moved (malloc'ed), or false if it did not. */
+bool deployment_moved_to(const deployment *d, const char *module, char **target,
+                         char **target_module);
+
 /* {"deploymentId", "version", "deployedAt", "modules": [...], "manifest": {...}} */
 json_t *deployment_describe(const deployment *d);
 

@@ -408,8 +408,14 @@ static void migrate(supervisor *sv, http_request *req, deployment *d, module_run
                   .part_bytes = sv->config->transfer_part_bytes,
                   .timeout_ms = (long)sv->config->chain_timeout_ms};
     bool moved = built && url && status_url && send_bundle(&t, status_url);
-    if (moved)
+    if (moved) {
+        char why[300];
         departures_moved(sv->departures, d->id, module, target, as);
+        if (!deployment_mark_moved(d, module, target, as, why, sizeof why))
+            log_error("migration.not_recorded", "deployment=%s module=%s reason=%s hint=%s",
+                      d->id, module, log_quote(why),
+                      log_quote("after a restart, this device would serve its old copy"));
+    }
     module_runtime_settle(rt, moved, target, as);
     double unavailable = now_ms() - started;
     const char *resumed = call ? json_string_value(json_object_get(call, "requestId")) : NULL;

@@ -15,6 +15,7 @@
 #include "supervisor/supervisor.h"
 
 #include "base/fs.h"
+#include "supervisor/departures.h"
 #include "supervisor/files.h"
 #include "supervisor/state_bundle.h"
 
@@ -230,6 +231,9 @@ static void restore(supervisor *sv, http_request *req, deployment *d, module_run
         state_bundle_free(&b);
         return;
     }
+    /* the state lives here (again): what said it had moved away no longer holds */
+    deployment_unmark_moved(d, module);
+    departures_forget(sv->departures, d->id, &module, 1);
     const char *call_id = NULL;
     if (has_call && b.call) {
         char *base = supervisor_base_url(sv, req);

@@ -72,20 +72,28 @@ static bool start_server(supervisor *sv, char *err, size_t err_size)
 }
 
 /* A module that moved away before the restart is reloaded from its deployment like
- * any other; its marker says the copy is not its state: it redirects, as before. */
-static void mark_moved(void *user, const char *deployment_id, const char *module,
-                       const char *target, const char *target_module)
+ * any other; the file its move left says the copy is not its state: it redirects, as
+ * before the restart (a module_runtime with no target answers 503 "moving"). */
+static void mark_moved_modules(supervisor *sv)
 {
-    supervisor *sv = user;
-    deployment *d = deployment_store_get(sv->deployments, deployment_id);
-    module_runtime *rt = d ? deployment_module(d, module, NULL) : NULL;
-    if (rt) {
-        module_runtime_lock(rt);
-        module_runtime_settle(rt, true, target, target_module);
-        log_info("module.still_moved", "deployment=%s module=%s target=%s", deployment_id,
-                 module, log_quote(target));
+    size_t count;
+    deployment **all = deployment_store_snapshot(sv->deployments, &count);
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < all[i]->manifest->module_count; j++) {
+            const char *module = all[i]->manifest->modules[j].name;
+            char *target, *as;
+            if (!deployment_moved_to(all[i], module, &target, &as))
+                continue;
+            module_runtime_lock(all[i]->runtimes[j]);
+            module_runtime_settle(all[i]->runtimes[j], true, target, as);
+            log_info("module.still_moved", "deployment=%s module=%s target=%s", all[i]->id,
+                     module, log_quote(target ? target : "(unknown)"));
+            free(target);
+            free(as);
+        }
+        deployment_release(all[i]);
     }
-    deployment_release(d);
+    free(all);
 }
 
 static bool start(supervisor *sv, char *err, size_t err_size)
@@ -128,7 +136,7 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     sv->deployments = deployment_store_open(&settings, err, err_size);
     if (!sv->deployments)
         return false;
-    departures_each_moved(sv->departures, mark_moved, sv);
+    mark_moved_modules(sv);
     sv->executor = executor_start((unsigned)c->workers, (size_t)c->max_queued, err, err_size);
     if (!sv->executor || !start_server(sv, err, err_size))
         return false;

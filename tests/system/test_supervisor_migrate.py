@@ -202,7 +202,8 @@ def test_failed_transfer_leaves_the_source_serving_unchanged(supervisors, file_s
     s2.stop()
     r = migrate(s1, s2, "count", "counter", 2, transfer="t2")
     assert r.status == 502 and "cannot reach" in r.json()["errorText"], r
-    assert s1.call("count", "counter", "increment").json()["result"] == {"result": "5"}
+    r = s1.call("count", "counter", "increment")
+    assert r.json()["result"] == {"result": "5"}, s1.log_text()
 
 
 def test_target_refuses_a_wrong_digest_and_a_stale_epoch(supervisors, file_server, example):
@@ -889,6 +890,12 @@ def test_a_restarted_source_still_redirects_and_never_serves_its_copy(supervisor
     status, headers, body = unfollowed(f"{s1.base}/count/modules/counter/increment")
     assert (status, headers.get("Location")) == (307, location), body
     assert s2.call("count", "counter", "increment").json()["result"] == {"result": "4"}
+    # placed here again: the marker is forgotten, on disk too
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=3)).status == 200
+    s1.stop()
+    s1.start()
+    r = s1.call("count", "counter", "increment")
+    assert r.json()["result"] == {"result": "1"}, s1.log_text()
 
 
 def test_damaged_moved_markers_stop_the_start_with_a_clear_error(supervisors):
@@ -972,3 +979,25 @@ def test_subdirectories_move_with_the_module_and_links_stay(supervisors, file_se
     for gone in ("old", "outside", "logs/link.txt"):
         assert not os.path.lexists(target / gone), gone
     assert s2.call("count", "counter", "increment").json()["result"] == {"result": "3"}
+
+
+def test_a_module_moved_back_serves_again_across_a_restart(supervisors, file_server, example):
+    s1, s2 = supervisors("s1"), supervisors("s2")
+    assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
+    assert increment_to(s1, "count", 3) == "3"
+    assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
+    assert migrate(s1, s2, "count", "counter", 2).status == 200
+    assert s2.call("count", "counter", "increment").json()["result"] == {"result": "4"}
+    # back to s1's same deployment version: its routes carry the new epoch, then the state
+    routes = {k: counter_node(s1, file_server, example)[k] for k in ("endpoints", "instructions")}
+    routes["epoch"] = 3
+    for sv in (s1, s2):
+        assert request("PUT", sv.base + "/deploy/count/routes", json_body=routes).status == 200
+    r = migrate(s2, s1, "count", "counter", 3)
+    assert r.status == 200, (r, s2.log_text(), s1.log_text())
+    r = s1.call("count", "counter", "increment")
+    assert r.json()["result"] == {"result": "5"}, s1.log_text()
+    s1.stop()
+    s1.start()
+    r = s1.call("count", "counter", "increment")
+    assert r.status == 200 and r.json()["result"] == {"result": "6"}, (r, s1.log_text())
