@@ -74,10 +74,16 @@ device *device_new(const supervisor_config *config, char *err, size_t err_size)
 
 bool device_announce(device *d, uint16_t port, char *err, size_t err_size)
 {
+    /* A supervisor bound to one address can only be reached there: advertise that one
+     * (a loopback demo must not be looked for on the machine's network interface). */
+    const char *bind = d->config->bind_address;
+    bool bound_to_one = bind && *bind && strcmp(bind, "0.0.0.0") != 0 && strchr(bind, '.');
     orchestrator_link_config link_config = {
         .device_name = d->config->name,
         .port = port,
-        .address = d->config->advertised_address,
+        .address = d->config->advertised_address ? d->config->advertised_address
+                   : bound_to_one                 ? bind
+                                                  : NULL,
         .mdns = d->config->mdns,
         .orchestrator_url = d->orchestrator_url,
         .logging_endpoint = d->config->logging_endpoint,

@@ -46,7 +46,8 @@ static const config_option options[] = {
      "advertise _webthing._tcp over multicast DNS; --no-mdns opens no multicast socket at "
      "all (for loopback demos and tests, which register directly)", AT(mdns), NULL, 0, 0},
     {"address", {"WASMIOT_SUPERVISOR_IP"}, CONFIG_STRING, NULL,
-     "IPv4 address to advertise (default: the primary interface's)", AT(advertised_address),
+     "IPv4 address to advertise (default: the --bind address when it is one IPv4 "
+     "address, else the primary interface's)", AT(advertised_address),
      "IP", 0, 0},
     {"camera-dir", {"LIQUID_CAMERA_DIR"}, CONFIG_STRING, NULL,
      "directory of JPEG files the camera.* host functions capture, in turn by name "
