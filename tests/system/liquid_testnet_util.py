@@ -17,14 +17,18 @@ a host (which still reaches a device whose link to the others is cut).
         ln.deploy(dep)
         assert ln.execute(dep).json()["result"] == {"result": "1"}
 
-Every process logs to a file in the network's scratch directory; `ln.logs()` gives the
-tail of each, for the message of a failed assert (`ln.check(condition, what)`).
+Every process logs to a file in the network's scratch directory, which goes when the
+body ends; `ln.logs()` gives the tail of each, for the message of a failed assert
+(`ln.check(condition, what)`). With LIQUID_TESTNET_LOG_DIR set, the logs are kept in a
+new directory under it instead (to read a sanitizer build's reports, say).
 """
 import json
+import os
 import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -86,6 +90,12 @@ class LiquidNet:
         self.liquid = str(liquid)
         self.build_dir = pathlib.Path(build_dir)
         self.scratch = pathlib.Path(net.scratch)
+        self.log_dir = self.scratch
+        if os.environ.get("LIQUID_TESTNET_LOG_DIR"):
+            root = pathlib.Path(os.environ["LIQUID_TESTNET_LOG_DIR"])
+            root.mkdir(parents=True, exist_ok=True)
+            self.log_dir = pathlib.Path(tempfile.mkdtemp(prefix=time.strftime("%H%M%S-"),
+                                                         dir=root))
         self.hosts = {name: ORCH_HOST + 1 + i for i, name in enumerate(supervisors)}
         self.procs = {}
         self.sup_args = list(sup_args)
@@ -107,7 +117,7 @@ class LiquidNet:
     # ------------------------------------------------------------ processes
     def _log_file(self, name):
         # a file, not a pipe: a pipe nobody reads fills up and stops the process
-        return open(self.scratch / f"{name}.log", "ab")
+        return open(self.log_dir / f"{name}.log", "ab")
 
     def _wait_answer(self, url, name, timeout):
         deadline = time.monotonic() + timeout
@@ -168,7 +178,7 @@ class LiquidNet:
         return status, headers, body
 
     def log(self, name="orchestrator"):
-        path = self.scratch / f"{name}.log"
+        path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def logs(self, tail=6000):
