@@ -55,8 +55,9 @@ LONG_CALLS = ["--timeout", "300"]
 MiB = 1024 * 1024
 
 
-# a call that outlasts the drained device: it goes on on s2 after s1 has exited
-DRAIN_ITERATIONS = 300_000_000
+# a call that outlasts the drained device by more than its shutdown grace (5 s): it goes
+# on on s2 after s1 has exited
+DRAIN_ITERATIONS = 600_000_000
 
 
 @pytest.fixture(scope="module")
