@@ -95,6 +95,37 @@ static void put_le(buffer *b, uint64_t v, size_t n)
 
 /* ------------------------------------------------------------ LQSB */
 
+/* One part of a path: what a supervisor accepts as a file name (src/base/fs.c's
+ * fs_is_safe_name, and no backslash, as manifest_is_safe_name): not empty, '.' or
+ * '..', no control character, at most 255 bytes. */
+static bool is_plain_name(const uint8_t *p, size_t n)
+{
+    if (!n || n > 255 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' || p[i] == '/')
+            return false;
+    return true;
+}
+
+/* A file's or directory's name in a bundle: plain names joined by '/' — the rule of
+ * src/supervisor/state_bundle.c, so a bundle kept here is one a device restores (no
+ * empty part, so nothing absolute; never '..'). */
+static bool is_relative_path(const uint8_t *name, size_t len)
+{
+    if (!len || len > BUNDLE_MAX_PATH)
+        return false;
+    for (size_t at = 0;;) {
+        const uint8_t *slash = memchr(name + at, '/', len - at);
+        size_t n = slash ? (size_t)(slash - (name + at)) : len - at;
+        if (!is_plain_name(name + at, n))
+            return false;
+        if (!slash)
+            return true;
+        at += n + 1;
+    }
+}
+
 bool bundle_parse(const uint8_t *data, size_t size, bundle_section **sections, size_t *count,
                   char *err, size_t err_size)
 {
@@ -133,18 +164,23 @@ bool bundle_parse(const uint8_t *data, size_t size, bundle_section **sections, s
         }
         s[i].name = (const char *)name;
         s[i].data = bytes;
-        if (s[i].kind < BUNDLE_KIND_SNAPSHOT || s[i].kind > BUNDLE_KIND_CALL) {
+        if (s[i].kind < BUNDLE_KIND_SNAPSHOT || s[i].kind > BUNDLE_KIND_DIRECTORY) {
             unsigned kind = s[i].kind;
             free(s);
             return failed(err, err_size, "section %u of the state bundle has unknown kind %u", i,
                           kind);
         }
-        if (s[i].kind == BUNDLE_KIND_FILE &&
-            (!s[i].name_len || memchr(name, '/', s[i].name_len) || memchr(name, 0, s[i].name_len) ||
-             (s[i].name_len <= 2 && name[0] == '.' && (s[i].name_len == 1 || name[1] == '.')))) {
+        bool is_path = s[i].kind == BUNDLE_KIND_FILE || s[i].kind == BUNDLE_KIND_DIRECTORY;
+        if (is_path && !is_relative_path(name, s[i].name_len)) {
             free(s);
-            return failed(err, err_size, "section %u of the state bundle names a file that is "
-                          "not a plain name", i);
+            return failed(err, err_size, "section %u of the state bundle names a path that is "
+                          "not plain names joined by '/' (at most %u bytes)", i,
+                          BUNDLE_MAX_PATH);
+        }
+        if (s[i].kind == BUNDLE_KIND_DIRECTORY && s[i].size) {
+            free(s);
+            return failed(err, err_size, "section %u of the state bundle is a directory that "
+                          "carries bytes", i);
         }
         calls += s[i].kind == BUNDLE_KIND_CALL;
         snapshots += s[i].kind == BUNDLE_KIND_SNAPSHOT;

@@ -25,6 +25,8 @@
 #define BUNDLE_KIND_SNAPSHOT 1
 #define BUNDLE_KIND_FILE 2
 #define BUNDLE_KIND_CALL 3
+#define BUNDLE_KIND_DIRECTORY 4     /* a subdirectory of the module's: a path, no bytes */
+#define BUNDLE_MAX_PATH 1024u       /* a file's or directory's path, in bytes */
 
 /* One section of an LQSB bundle; name and data point into the parsed bytes. */
 typedef struct bundle_section {
@@ -36,7 +38,8 @@ typedef struct bundle_section {
 } bundle_section;
 
 /* Parses an LQSB bundle: *sections (malloc'ed) point into data. false with what is
- * wrong in err (truncated, unknown version, a file name with a '/', two calls). */
+ * wrong in err (truncated, unknown version, a path that is not plain names joined
+ * by '/', a directory with bytes, two calls). */
 bool bundle_parse(const uint8_t *data, size_t size, bundle_section **sections, size_t *count,
                   char *err, size_t err_size);
 /* Writes an LQSB bundle; *out is malloc'ed. */

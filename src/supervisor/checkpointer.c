@@ -163,10 +163,9 @@ static bool take(module_runtime *rt, const instance_record *r, taken *t, char *e
     }
     t->locked_ms = now_ms() - locked;
     module_runtime_unlock(rt);
-    /* the bundle takes rest_state; the orchestrator's bundle reader takes plain file
-     * names only so far (docs/migration.md): subdirectories go by migration alone */
+    /* the bundle takes rest_state; subdirectories too, so a crash loses none of them */
     if (ok)
-        ok = migrate_out_bundle(rt, rest_state, rest_state_size, NULL, false, &t->rest,
+        ok = migrate_out_bundle(rt, rest_state, rest_state_size, NULL, true, &t->rest,
                                 &t->rest_size, err, err_size);
     else
         free(rest_state);

@@ -373,7 +373,7 @@ static void malformed_inputs_are_refused(void **state)
     bundle_section *s = NULL;
     size_t n = 0;
     assert_false(bundle_parse(climb.data, climb.size, &s, &n, err, sizeof err));
-    assert_non_null(strstr(err, "not a plain name"));
+    assert_non_null(strstr(err, "not plain names joined by '/'"));
     /* an unknown base: a bundle that is not one */
     assert_false(checkpoint_apply((const uint8_t *)"LQSBxxxx", 8, good.data, good.size, &out,
                                   &out_size, &msize, err, sizeof err));
@@ -391,12 +391,115 @@ static void malformed_inputs_are_refused(void **state)
     world_close(&src);
 }
 
+/* A bundle of the module state, a directory and a file or directory at `path`. */
+static bytes bundle_with_path(const bytes *state, uint8_t kind, const char *path)
+{
+    bundle_section s[3] = {
+        {.kind = BUNDLE_KIND_SNAPSHOT, .name = "", .data = state->data, .size = state->size},
+        {.kind = BUNDLE_KIND_DIRECTORY, .name = "logs", .name_len = 4},
+        {.kind = kind, .name = path, .name_len = (uint32_t)strlen(path),
+         .data = (const uint8_t *)"entry", .size = kind == BUNDLE_KIND_FILE ? 5 : 0},
+    };
+    bytes b = {0};
+    assert_true(bundle_write(s, 3, &b.data, &b.size));
+    return b;
+}
+
+/* Supervisors carry subdirectories (kind 4, paths joined by '/'): a checkpoint with
+ * them is kept whole, and a path a supervisor would refuse is refused here too. */
+static void paths_and_directories_in_the_rest(void **state)
+{
+    (void)state;
+    world src;
+    world_open(&src);
+    uint64_t size = 0;
+    uint8_t *m = memory_of(&src, &size);
+    m[0] = 9;
+    uint8_t *snap = NULL;
+    size_t snap_size = 0;
+    wasm_error werr;
+    assert_true(wasm_snapshot_save(src.instance, NULL, &snap, &snap_size, &werr));
+    bytes engine = strip_memory(snap, snap_size);
+    bytes saved = wrap_state(&engine, "");
+    char err[256] = "";
+
+    /* accepted: nested file and an empty directory survive a checkpoint */
+    bytes rest = bundle_with_path(&saved, BUNDLE_KIND_FILE, "logs/2024/today.txt");
+    uint32_t first[] = {0};
+    bytes cp = checkpoint_of(m, size, first, 1, &rest);
+    uint8_t *full = NULL;
+    size_t full_size = 0;
+    uint64_t memory_size = 0;
+    assert_true(checkpoint_apply(NULL, 0, cp.data, cp.size, &full, &full_size, &memory_size,
+                                 err, sizeof err));
+    bundle_section *s = NULL;
+    size_t n = 0;
+    assert_true(bundle_parse(full, full_size, &s, &n, err, sizeof err));
+    assert_int_equal(n, 3);
+    assert_int_equal(s[1].kind, BUNDLE_KIND_DIRECTORY);
+    assert_int_equal(s[1].name_len, 4);
+    assert_memory_equal(s[1].name, "logs", 4);
+    assert_int_equal(s[2].kind, BUNDLE_KIND_FILE);
+    assert_int_equal(s[2].name_len, strlen("logs/2024/today.txt"));
+    assert_memory_equal(s[2].name, "logs/2024/today.txt", s[2].name_len);
+    assert_memory_equal(s[2].data, "entry", 5);
+    free(s);
+    bytes empty_dir = bundle_with_path(&saved, BUNDLE_KIND_DIRECTORY, "logs/empty");
+    assert_true(bundle_parse(empty_dir.data, empty_dir.size, &s, &n, err, sizeof err));
+    free(s);
+
+    /* refused: what is not plain names joined by '/', or too long */
+    char longest[1100];
+    memset(longest, 'a', sizeof longest);
+    for (size_t i = 100; i < sizeof longest; i += 101)
+        longest[i] = '/';
+    longest[1024] = 0;      /* 1024 bytes: the most a path may have */
+    bytes fits = bundle_with_path(&saved, BUNDLE_KIND_FILE, longest);
+    assert_true(bundle_parse(fits.data, fits.size, &s, &n, err, sizeof err));
+    free(s);
+    free(fits.data);
+    longest[1024] = 'a';
+    longest[1025] = 0;
+    const char *bad[] = {"/etc/passwd", "logs/../../etc", "..", "a//b", "a/", ".", "a/./b",
+                         "a\\b", "a/\x01", longest};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        for (uint8_t kind = BUNDLE_KIND_FILE; kind <= BUNDLE_KIND_DIRECTORY; kind += 2) {
+            bytes b = bundle_with_path(&saved, kind, bad[i]);
+            err[0] = 0;
+            if (bundle_parse(b.data, b.size, &s, &n, err, sizeof err))
+                fail_msg("path '%s' (kind %u) was accepted", bad[i], kind);
+            assert_non_null(strstr(err, "not plain names joined by '/'"));
+            free(b.data);
+        }
+    /* refused: a directory with bytes */
+    bundle_section dir_with_bytes[2] = {
+        {.kind = BUNDLE_KIND_SNAPSHOT, .name = "", .data = saved.data, .size = saved.size},
+        {.kind = BUNDLE_KIND_DIRECTORY, .name = "logs", .name_len = 4,
+         .data = (const uint8_t *)"x", .size = 1},
+    };
+    bytes odd = {0};
+    assert_true(bundle_write(dir_with_bytes, 2, &odd.data, &odd.size));
+    assert_false(bundle_parse(odd.data, odd.size, &s, &n, err, sizeof err));
+    assert_non_null(strstr(err, "directory that carries bytes"));
+
+    free(odd.data);
+    free(empty_dir.data);
+    free(full);
+    free(cp.data);
+    free(rest.data);
+    free(saved.data);
+    free(engine.data);
+    free(snap);
+    world_close(&src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_then_incremental),
         cmocka_unit_test(memory_that_grew_is_zero_past_the_base),
         cmocka_unit_test(malformed_inputs_are_refused),
+        cmocka_unit_test(paths_and_directories_in_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
