@@ -368,7 +368,7 @@ def report(results, args, commit):
             "orchestrator applying it to its base and storing the full bundle). Runs: " +
             ", ".join(f"{r['bytes'] / 1024:.0f} KiB {r['ms']:.0f} ms" for r in cp["runs"]) +
             "." + (" What is sent is proportional to what changed; the time is not: it is "
-                   "close to the full checkpoint's, since the supervisor still copies and "
+                   "close to the full checkpoint's, since the supervisor still reads and "
                    "hashes the whole memory to find the changed chunks, and the "
                    "orchestrator rebuilds, hashes and stores the full bundle."
                    if median(cp["runs"], "ms") > 0.5 * median(cp["runs"], "full_ms") else ""))
