@@ -300,9 +300,36 @@ static int convert_args(invocation *inv, http_request *req, char *err, size_t er
     return 200;
 }
 
+/* How long a call carrying a newer epoch waits for this device to be told of it. */
+#define EPOCH_CATCH_UP_MS 2000
+
+static int find_function(invocation *inv, http_request *req, char *err, size_t err_size);
+
+/* A call carrying a newer epoch than this copy's: the orchestrator may be telling every
+ * device of the deployment about the new epoch right now, and an upstream device told
+ * first calls here before this one is told. Wait a moment for the news (a routes update
+ * or a new node) and serve if it comes; if it does not, this copy was replaced while it
+ * could not hear of it: 0. */
+static int wait_for_epoch(invocation *inv, http_request *req, unsigned long long carried,
+                          char *err, size_t err_size)
+{
+    for (int waited = 0; waited < EPOCH_CATCH_UP_MS; waited += 10) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+        deployment_release(inv->dep);
+        inv->dep = NULL;
+        int status = find_function(inv, req, err, err_size);
+        if (status != 200)
+            return status;
+        if (inv->dep->manifest->epoch >= carried)
+            return 200;
+    }
+    return 0;
+}
+
 /* X-Liquid-Epoch (docs/migration.md): an older epoch than this copy's is refused; a
- * newer one means this copy was replaced while it could not hear of it, so it is
- * dropped at once and never serves again. */
+ * newer one that this device is not told of within EPOCH_CATCH_UP_MS means this copy
+ * was replaced while it could not hear of it, so it is dropped and never serves again. */
 static int check_epoch(invocation *inv, http_request *req, char *err, size_t err_size)
 {
     const char *text = http_request_header(req, "X-Liquid-Epoch");
@@ -316,6 +343,13 @@ static int check_epoch(invocation *inv, http_request *req, char *err, size_t err
         return 400;
     }
     unsigned long long held = inv->dep->manifest->epoch;
+    if (carried > held) {
+        int status = wait_for_epoch(inv, req, carried, err, err_size);
+        if (status != 0 && status != 200)
+            return status;
+        if (status == 200)
+            held = inv->dep->manifest->epoch;
+    }
     if (carried == held)
         return 200;
     snprintf(err, err_size, "stale epoch: this device holds epoch %llu, the request carries "

@@ -3,7 +3,8 @@ loopback with real `liquid supervisor` processes (mDNS off); the test plays the
 orchestrator: it deploys, raises epochs, and asks the source to migrate.
 
 Epochs: a node, routes or a call with an older epoch is refused (409 stale epoch); a
-call with a newer epoch makes the device drop its copy; chained calls carry the epoch.
+call with a newer epoch waits a moment for the device to be told of it, and makes the
+device drop its copy if it is not; chained calls carry the epoch.
 """
 import json
 import os
@@ -96,6 +97,29 @@ def test_newer_epoch_on_a_call_drops_the_copy(supervisors, file_server, example)
     assert s1.deploy(counter_node(s1, file_server, example, epoch=3)).status == 409
     assert s1.deploy(counter_node(s1, file_server, example, epoch=4)).status == 200
     assert s1.call("count", "counter", "increment").json()["result"] == {"result": "1"}
+
+
+def test_newer_epoch_on_a_call_waits_for_the_routes_that_carry_it(supervisors, file_server,
+                                                                  example):
+    # The orchestrator tells every device of a deployment its new epoch; a device told
+    # first may call one not told yet. That call waits for the news instead of dropping
+    # a copy that is still placed here.
+    s1 = supervisors("s1")
+    node3 = counter_node(s1, file_server, example, epoch=3)
+    assert s1.deploy(node3).status == 200
+    assert increment_to(s1, "count", 2) == "2"
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(
+        s1.call("count", "counter", "increment", headers={"X-Liquid-Epoch": "4"})))
+    caller.start()
+    time.sleep(0.3)
+    assert not answers, "the call with the newer epoch did not wait for it"
+    routes = {"endpoints": node3["endpoints"], "instructions": node3["instructions"], "epoch": 4}
+    assert request("PUT", s1.base + "/deploy/count/routes", json_body=routes).status == 200
+    caller.join(timeout=30)
+    assert answers and answers[0].status == 200, answers
+    assert answers[0].json()["result"]["result"] == "3"       # the same copy, its count
+    assert s1.get("/deploy/count").json()["manifest"]["epoch"] == 4
 
 
 def test_chained_call_carries_the_epoch(supervisors, file_server, example):
@@ -862,13 +886,14 @@ def test_a_restarted_source_still_redirects_and_never_serves_its_copy(supervisor
                                                                       file_server, example):
     s1 = supervisors("s1", args=["--moved-ttl-s", "2"])
     s2 = supervisors("s2")
+    # a stale copy of another deployment (a newer epoch it is not told of) is dropped too;
+    # first, as the call waits a while for the news, longer than the moved TTL below
+    assert s1.deploy(counter_node(s1, file_server, example, dep="old", epoch=3)).status == 200
+    assert s1.call("old", "counter", "get", headers={"X-Liquid-Epoch": "4"}).status == 409
     assert s1.deploy(counter_node(s1, file_server, example, epoch=1)).status == 200
     assert increment_to(s1, "count", 3) == "3"
     assert s2.deploy(counter_node(s2, file_server, example, epoch=2)).status == 200
     assert migrate(s1, s2, "count", "counter", 2).status == 200
-    # a stale copy of another deployment is dropped too
-    assert s1.deploy(counter_node(s1, file_server, example, dep="old", epoch=3)).status == 200
-    assert s1.call("old", "counter", "get", headers={"X-Liquid-Epoch": "4"}).status == 409
 
     s1.kill()                           # no orderly shutdown: what is on disk counts
     s1.start()
