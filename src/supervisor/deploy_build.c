@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
@@ -278,16 +279,94 @@ static int start_module(const deploy_settings *s, deployment *d, size_t index,
     return HTTP_OK;
 }
 
-int deploy_build(const deploy_settings *settings, deployment *d, deploy_source source,
-                 char *err, size_t err_size)
+/* The previous version's instance of module mm when it can go on serving in the new
+ * one: the same binary (by SHA-256: without one nothing proves it), the same id, and
+ * still here (not moved away). */
+static module_runtime *keepable(deployment *previous, const manifest_module *mm)
+{
+    const manifest_module *before = NULL;
+    module_runtime *rt = previous ? deployment_module(previous, mm->name, &before) : NULL;
+    if (!rt || !mm->has_sha256 || !before->has_sha256 || memcmp(mm->sha256, before->sha256, 32))
+        return NULL;
+    if ((mm->id == NULL) != (before->id == NULL) || (mm->id && strcmp(mm->id, before->id)))
+        return NULL;
+    return module_runtime_phase(rt) == RUNTIME_MOVED ? NULL : rt;
+}
+
+/* The kept instance's binary, in the new version for a restart to load: a hard link
+ * (same file system), else a copy. */
+static int link_binary(const deploy_settings *s, deployment *previous, deployment *d,
+                       const char *name, char *err, size_t err_size)
+{
+    char *from = deployment_path(previous, "modules", name, ".wasm");
+    char *to = deployment_path(d, "modules", name, ".wasm");
+    int status = HTTP_OK;
+    char *bytes = NULL;
+    size_t size = 0;
+    if (!from || !to) {
+        snprintf(err, err_size, "out of memory");
+        status = HTTP_INTERNAL;
+    } else if (link(from, to) != 0 &&
+               !(fs_read_file(from, s->max_download_bytes, &bytes, &size, err, err_size) &&
+                 fs_write_atomic(to, bytes, size, 0644, err, err_size))) {
+        status = local_failure(d->dir);
+    }
+    free(bytes);
+    free(from);
+    free(to);
+    return status;
+}
+
+static int keep_module(const deploy_settings *s, deployment *previous, deployment *d,
+                       size_t index, module_runtime *rt, char *err, size_t err_size)
+{
+    const manifest_module *mm = &d->manifest->modules[index];
+    int status = check_exports(mm, module_runtime_module(rt), err, err_size);
+    if (status == HTTP_OK)
+        status = link_binary(s, previous, d, mm->name, err, err_size);
+    if (status != HTTP_OK)
+        return status;
+    d->runtimes[index] = rt;
+    d->not_owned[index] = true;     /* previous's until d is in place */
+    log_info("deploy.module_kept", "deployment=%s module=%s from_version=%u version=%u",
+             d->id, mm->name, previous->version, d->version);
+    return HTTP_OK;
+}
+
+int deploy_move_sandboxes(deployment *d, const deployment *into, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < d->manifest->module_count; i++) {
+        if (!d->not_owned[i] || !d->runtimes[i])
+            continue;
+        char *path = deployment_path(into, "sandbox", d->manifest->modules[i].name, NULL);
+        bool ok = path && (!strcmp(path, module_runtime_sandbox(d->runtimes[i])) ||
+                           module_runtime_relocate(d->runtimes[i], path, err, err_size));
+        if (!path)
+            snprintf(err, err_size, "out of memory");
+        free(path);
+        if (!ok)
+            return HTTP_INTERNAL;
+    }
+    return HTTP_OK;
+}
+
+int deploy_build(const deploy_settings *settings, deployment *d, deployment *previous,
+                 deploy_source source, char *err, size_t err_size)
 {
     char *modules_dir = deployment_path(d, "modules", NULL, NULL);
     bool made = modules_dir && fs_mkdir_p(modules_dir, 0755, err, err_size);
     free(modules_dir);
     if (!made)
         return local_failure(d->dir);
+    char *sandboxes = deployment_path(d, "sandbox", NULL, NULL);
+    made = sandboxes && fs_mkdir_p(sandboxes, 0755, err, err_size);
+    free(sandboxes);
+    if (!made)
+        return local_failure(d->dir);
     for (size_t i = 0; i < d->manifest->module_count; i++) {
-        int status = start_module(settings, d, i, source, err, err_size);
+        module_runtime *kept = keepable(previous, &d->manifest->modules[i]);
+        int status = kept ? keep_module(settings, previous, d, i, kept, err, err_size)
+                          : start_module(settings, d, i, source, err, err_size);
         if (status != HTTP_OK)
             return status;
     }

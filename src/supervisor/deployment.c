@@ -43,7 +43,8 @@ deployment *deployment_new(manifest *m, unsigned version, const char *dir)
     d->deployed_at = now_rfc3339();
     d->created_ms = lease_now_ms();
     d->runtimes = calloc(m->module_count, sizeof *d->runtimes);
-    if (!d->id || !d->dir || !d->deployed_at || !d->runtimes) {
+    d->not_owned = calloc(m->module_count ? m->module_count : 1, sizeof *d->not_owned);
+    if (!d->id || !d->dir || !d->deployed_at || !d->runtimes || !d->not_owned) {
         d->manifest = NULL;     /* the caller still owns it on failure */
         deployment_release(d);
         return NULL;
@@ -115,15 +116,16 @@ void deployment_release(deployment *d)
 {
     if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
         return;
-    for (size_t i = 0; !d->heir && d->manifest && d->runtimes && i < d->manifest->module_count;
-         i++)
-        module_runtime_free(d->runtimes[i]);
+    for (size_t i = 0; d->manifest && d->runtimes && i < d->manifest->module_count; i++)
+        if (!d->not_owned[i])
+            module_runtime_free(d->runtimes[i]);
     if (d->heir)
         deployment_release(d->heir);
     if (atomic_load(&d->retired) && d->dir)
         remove_files_later(d);
     manifest_free(d->manifest);
     free(d->runtimes);
+    free(d->not_owned);
     free(d->id);
     free(d->dir);
     free(d->deployed_at);

@@ -35,9 +35,13 @@ typedef struct deployment {
     uint64_t created_ms;        /* monotonic, when this version came to be (lease.c) */
     manifest *manifest;
     module_runtime **runtimes;  /* parallel to manifest->modules */
-    /* Set when a route change (deployment_store_update_routes) gave these runtimes to
-     * a successor with new routes: this one no longer frees them, and holds a
-     * reference to the successor so they outlive the calls still running here. */
+    /* Parallel to runtimes: runtimes[i] is not this version's to free. Set for every
+     * runtime a successor took over (a route change takes them all, a redeploy those
+     * of unchanged modules), and in a version being built for the runtimes it
+     * borrows from the one it replaces until it is in place. */
+    bool *not_owned;
+    /* Set when a successor took over runtimes: this one holds a reference to it, so
+     * they outlive the calls still running here. */
     struct deployment *heir;
 } deployment;
 

@@ -189,6 +189,8 @@ static bool sync_version_dirs(deployment *d)
     bool synced = modules && files_sync_dir(modules);
     free(modules);
     for (size_t i = 0; synced && i < d->manifest->module_count; i++) {
+        if (d->not_owned[i])
+            continue;   /* a kept instance's: it moves in last (deploy_move_sandboxes) */
         char *sandbox = deployment_path(d, "sandbox", d->manifest->modules[i].name, NULL);
         synced = sandbox && files_sync_dir(sandbox);
         free(sandbox);
@@ -200,11 +202,12 @@ static bool sync_version_dirs(deployment *d)
  * synced before READY exists, and the syncs are grouped after all the files are in
  * place, so a deploy costs few journal commits (each is milliseconds on small
  * devices). A crash at any point leaves a version without READY, or a complete one. */
-static int build_version(deployment_store *store, deployment *d, char *err, size_t err_size)
+static int build_version(deployment_store *store, deployment *d, deployment *previous,
+                         char *err, size_t err_size)
 {
     if (!fs_mkdir_p(d->dir, 0755, err, err_size))
         return storage_status();
-    int status = deploy_build(&store->settings, d, DEPLOY_FETCH, err, err_size);
+    int status = deploy_build(&store->settings, d, previous, DEPLOY_FETCH, err, err_size);
     if (status != 200)
         return status;
     char *manifest_path = files_join(d->dir, MANIFEST_FILE, NULL);
@@ -220,11 +223,44 @@ static int build_version(deployment_store *store, deployment *d, char *err, size
                  strerror(errno));
         return storage_status();
     }
-    char *ready = files_join(d->dir, READY_FILE, NULL);
+    /* kept instances' directories move in last: until here a failure leaves the
+     * version that serves untouched */
+    char *sandboxes = deployment_path(d, "sandbox", NULL, NULL);
+    status = sandboxes ? deploy_move_sandboxes(d, d, err, err_size) : 500;
+    if (status == 200 && !files_sync_dir(sandboxes)) {
+        snprintf(err, err_size, "cannot sync %s: %s", sandboxes, strerror(errno));
+        status = storage_status();
+    }
+    free(sandboxes);
+    char *ready = status == 200 ? files_join(d->dir, READY_FILE, NULL) : NULL;
     written = ready && files_write_synced(ready, "ready\n", 6, err, err_size) &&
               files_sync_dir(d->dir);
     free(ready);
-    return written ? 200 : storage_status();
+    if (status == 200 && !written)
+        status = storage_status();
+    if (status != 200 && previous) {
+        char ignored[256];
+        deploy_move_sandboxes(d, previous, ignored, sizeof ignored);
+    }
+    return status;
+}
+
+/* The instances the new version kept become its own; the old version no longer frees
+ * them, and holds the new one so they outlive the calls still running in it. */
+static void hand_over(deployment *old, deployment *d)
+{
+    bool any = false;
+    for (size_t i = 0; i < d->manifest->module_count; i++) {
+        if (!d->not_owned[i])
+            continue;
+        for (size_t j = 0; j < old->manifest->module_count; j++)
+            if (old->runtimes[j] == d->runtimes[i])
+                old->not_owned[j] = true;
+        d->not_owned[i] = false;
+        any = true;
+    }
+    if (any)
+        old->heir = deployment_acquire(d);
 }
 
 int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char *err,
@@ -252,7 +288,6 @@ int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char
         free(id);
         return 409;
     }
-    deployment_release(held);
     char *id_dir = files_join(store->root, id, NULL);
     unsigned version = (id_dir ? highest_version(id_dir, false) : 0) + 1;
     char *dir = version_dir(store, id, version);
@@ -264,7 +299,7 @@ int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char
     } else {
         log_info("deploy.started", "deployment=%s version=%u modules=%zu", id, version,
                  m->module_count);
-        status = build_version(store, d, err, err_size);
+        status = build_version(store, d, held, err, err_size);
     }
     if (status == 200) {
         pthread_mutex_lock(&store->lock);
@@ -274,16 +309,19 @@ int deployment_store_deploy(deployment_store *store, json_t *manifest_json, char
             snprintf(err, err_size, "out of memory");
             status = 500;
         } else if (old) {
+            hand_over(old, d);
             atomic_store(&old->retired, true);
             log_info("deploy.replaced", "deployment=%s version=%u", id, old->version);
             deployment_release(old);
         }
     }
     if (status != 200 && d) {
-        /* never served: its directory goes now, before the error is answered */
+        /* never served: its directory goes now, before the error is answered (the
+         * instances it borrowed stay with the version that serves) */
         deployment_release(d);
         fs_remove_tree(dir, NULL, 0);
     }
+    deployment_release(held);
     log_outcome(id, version, status, err, now_ms() - started);
     end_deploy(store, id);
     free(id_dir);
@@ -358,6 +396,8 @@ int deployment_store_update_routes(deployment_store *store, const char *id,
         pthread_mutex_unlock(&store->lock);
         if (old == current) {
             /* old hands its runtimes on: calls still running in it keep the heir alive */
+            for (size_t i = 0; i < m->module_count; i++)
+                old->not_owned[i] = true;
             old->heir = deployment_acquire(next);
             deployment_release(old);
             log_info("deploy.routes_changed", "deployment=%s version=%u", id, next->version);
@@ -534,7 +574,7 @@ static deployment *restore_version(deployment_store *store, const char *id, unsi
     if (m && !d)
         manifest_free(m);
     free(dir);
-    if (d && deploy_build(&store->settings, d, DEPLOY_RESTORE, err, err_size) != 200) {
+    if (d && deploy_build(&store->settings, d, NULL, DEPLOY_RESTORE, err, err_size) != 200) {
         deployment_release(d);  /* not retired: its files stay for inspection */
         d = NULL;
     }

@@ -25,6 +25,8 @@ struct module_runtime {
     char *deployment_id;
     char *name;
     char *sandbox_dir;
+    char **former_sandboxes;    /* paths before a relocation: a reader may still hold one */
+    size_t former_count;
     char *camera_dir;
     char *remote_functions;
     host_env env;               /* points at the strings above */
@@ -252,6 +254,9 @@ void module_runtime_free(module_runtime *rt)
     free(rt->deployment_id);
     free(rt->name);
     free(rt->sandbox_dir);
+    for (size_t i = 0; i < rt->former_count; i++)
+        free(rt->former_sandboxes[i]);
+    free(rt->former_sandboxes);
     free(rt->camera_dir);
     free(rt->remote_functions);
     free(rt);
@@ -265,6 +270,31 @@ const char *module_runtime_name(const module_runtime *rt)
 const char *module_runtime_sandbox(const module_runtime *rt)
 {
     return rt->sandbox_dir;
+}
+
+bool module_runtime_relocate(module_runtime *rt, const char *to, char *err, size_t err_size)
+{
+    char *copy = strdup(to);
+    char **grown = realloc(rt->former_sandboxes, (rt->former_count + 1) * sizeof *grown);
+    if (grown)
+        rt->former_sandboxes = grown;
+    if (!copy || !grown) {
+        free(copy);
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    pthread_mutex_lock(&rt->lock);
+    bool moved = rename(rt->sandbox_dir, to) == 0;
+    if (moved) {
+        rt->former_sandboxes[rt->former_count++] = rt->sandbox_dir;
+        rt->sandbox_dir = copy;
+    } else {
+        snprintf(err, err_size, "cannot move %s to %s: %s", rt->sandbox_dir, to,
+                 strerror(errno));
+        free(copy);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return moved;
 }
 
 const wasm_module *module_runtime_module(const module_runtime *rt)

@@ -43,6 +43,12 @@ void module_runtime_free(module_runtime *rt);
 
 const char *module_runtime_name(const module_runtime *rt);
 const char *module_runtime_sandbox(const module_runtime *rt);
+/* A redeploy that keeps this instance (docs/supervisor.md, Deploying) moves its
+ * directory into the new version's: renames sandbox to to, under the lock (a call
+ * running finishes first). The WASI context holds the directory open, so the module
+ * sees nothing; the old path string stays valid until the runtime is freed, for a
+ * caller that read it before. false (reason in err) leaves everything in place. */
+bool module_runtime_relocate(module_runtime *rt, const char *to, char *err, size_t err_size);
 const wasm_module *module_runtime_module(const module_runtime *rt);
 
 /* The type of an exported function; false if there is no such function export. */

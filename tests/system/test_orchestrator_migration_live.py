@@ -4,7 +4,6 @@ upstream device is given the new route, and the moved step's old device redirect
 caller that still knows the old address. The counter's memory moves; nothing is
 executed twice.
 """
-import pytest
 
 from orchestrator_util import cluster, orchestrator  # noqa: F401 (fixtures)
 from placement_util import (add_modules, create, deploy, deployment, device_ids, events,
@@ -108,10 +107,6 @@ def test_source_keeps_its_other_step_with_its_memory(cluster, example):
     assert [s["result"] for s in result["steps"]] == ["6", "13"]
 
 
-@pytest.mark.xfail(strict=True, reason="the second step's target already runs the first, "
-                   "and a supervisor given a whole node again re-instantiates every module "
-                   "(the counter restarts at 0): POST /deploy should hand unchanged modules' "
-                   "instances on, as PUT /deploy/{id}/routes does")
 def test_drain_of_a_device_running_two_steps(cluster, example):
     orch, (s1, s2) = cluster(2, orch_args=FAST)
     add_modules(orch, example, ("fibo", "counter"))
