@@ -381,6 +381,18 @@ static json_t *fetch_entry(run *r, size_t s, const char *url, double deadline, b
             continue;
         }
         http_result_free(&res);
+        if (status == 503 && !followed) {
+            /* a device shutting down (drained) answers 503: its call may have moved */
+            char *moved = moved_history(r, s, waiting);
+            if (moved) {
+                log_info("execution.history_moved", "deployment=%s execution=%s step=%zu "
+                         "url=%s", r->deployment_id, r->id, s, log_quote(moved));
+                free(waiting);
+                waiting = moved;
+                followed = true;
+                continue;
+            }
+        }
         if (status != 404) {
             fail(r, 502, (long)s, "%s: its history answered %ld", label(r, s), status);
             break;
