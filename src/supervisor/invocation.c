@@ -975,8 +975,13 @@ static void *resume_main(void *arg)
     invocation *inv = arg;
     log_info("call.resumed", "deployment=%s module=%s function=%s request=%s", inv->dep->id,
              inv->module->name, inv->function->name, inv->id);
+    supervisor *sv = inv->sv;
     execute(inv);
     invocation_free(inv);
+    pthread_mutex_lock(&sv->carried_lock);
+    sv->carried_running--;
+    pthread_cond_broadcast(&sv->carried_done);
+    pthread_mutex_unlock(&sv->carried_lock);
     return NULL;
 }
 
@@ -1015,11 +1020,18 @@ bool invocation_resume_carried(supervisor *sv, deployment *dep, const char *modu
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t thread;
+    pthread_mutex_lock(&sv->carried_lock);
+    sv->carried_running++;
+    pthread_mutex_unlock(&sv->carried_lock);
     bool started = pthread_create(&thread, &attr, resume_main, inv) == 0;
     pthread_attr_destroy(&attr);
     if (!started) {
         snprintf(err, err_size, "cannot start a thread for the carried call");
         invocation_free(inv);
+        pthread_mutex_lock(&sv->carried_lock);
+        sv->carried_running--;
+        pthread_cond_broadcast(&sv->carried_done);
+        pthread_mutex_unlock(&sv->carried_lock);
     }
     return started;
 }

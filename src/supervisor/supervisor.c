@@ -190,7 +190,6 @@ static void *grace_timer_main(void *arg)
 static void stop(supervisor *sv)
 {
     cpu_rule_stop(sv->cpu_rule);
-    checkpointer_stop(sv->checkpointer);
     atomic_store(&sv->stopping, true);
     grace_timer timer = {.grace_ms = sv->config->shutdown_grace_ms,
                          .deployments = sv->deployments};
@@ -203,6 +202,13 @@ static void stop(supervisor *sv)
         http_server_stop(sv->server);       /* no new requests; GET calls finish */
     if (sv->executor)
         executor_stop(sv->executor);        /* POST calls finish; queued ones are recorded */
+    pthread_mutex_lock(&sv->carried_lock);  /* calls carried here by a migration finish */
+    while (sv->carried_running > 0)
+        pthread_cond_wait(&sv->carried_done, &sv->carried_lock);
+    pthread_mutex_unlock(&sv->carried_lock);
+    /* No call runs any more: none can poke the checkpointer after it is gone. */
+    checkpointer_stop(sv->checkpointer);
+    sv->checkpointer = NULL;
     if (timed) {
         pthread_mutex_lock(&timer.lock);
         timer.done = true;
@@ -241,6 +247,8 @@ int command_supervisor(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     supervisor sv = {.config = &config};
+    pthread_mutex_init(&sv.carried_lock, NULL);
+    pthread_cond_init(&sv.carried_done, NULL);
     atomic_init(&sv.stopping, false);
     char err[1024] = "";
     if (!start(&sv, err, sizeof err)) {

@@ -22,6 +22,7 @@
 #include "supervisor/lease.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -88,6 +89,11 @@ typedef struct supervisor {
     cpu_rule *cpu_rule;         /* --move-away-cpu */
     checkpointer *checkpointer; /* module state to the orchestrator */
     atomic_bool stopping;
+    /* Calls carried here by a migration run on threads of their own; stop() waits for
+     * them before it frees what they use. */
+    pthread_mutex_t carried_lock;
+    pthread_cond_t carried_done;
+    unsigned carried_running;
 } supervisor;
 
 /* The route table (routes.c). */
