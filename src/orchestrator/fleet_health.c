@@ -26,7 +26,14 @@ typedef struct target {
     char id[25];
     char *url;
     size_t hint;                /* its index in devices[] when the round began */
+    bool active;                /* when the round began: only an active device gets a lease */
 } target;
+
+/* The lease a probe grants a device that is not active: 1 ms, run out on arrival. A
+ * probe to a suspect or lost device may reach it late (its TCP segments are resent when
+ * a cut link comes back, even after we gave up on it), after its steps were placed
+ * elsewhere; such a probe must never let it serve again. */
+#define LEASE_WITHHELD_MS 1
 
 /* -------------------------------------------------------- peer reports */
 
@@ -116,6 +123,7 @@ static size_t collect_targets(fleet *f, target **out)
             continue;
         snprintf(targets[n].id, sizeof targets[n].id, "%s", d->id);
         targets[n].hint = i;
+        targets[n].active = d->health.state == DEVICE_ACTIVE;
         if ((targets[n].url = strdup(d->url)))
             n++;
     }
@@ -172,7 +180,7 @@ static void run_round(fleet *f)
             if (epochs) {
                 const char *held = json_string_value(json_object_get(epochs, targets[i].id));
                 probes[i].epochs = held ? held : "-";
-                probes[i].lease_ms = lease_ms;
+                probes[i].lease_ms = targets[i].active ? lease_ms : LEASE_WITHHELD_MS;
             }
         }
         long timeout = f->interval_ms < MIN_TIMEOUT_MS   ? MIN_TIMEOUT_MS

@@ -12,8 +12,20 @@ uint64_t lease_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+#define LEASE_WITHHELD_MS 1
+
 void lease_renew(lease *l, uint64_t duration_ms)
 {
+    uint64_t unused;
+    if (duration_ms <= LEASE_WITHHELD_MS) {
+        atomic_store(&l->grants_while_fenced, 0);
+        atomic_store(&l->renewed_ms, 0);
+        atomic_store(&l->duration_ms, LEASE_WITHHELD_MS);
+        return;
+    }
+    if (lease_expired(l, &unused) && atomic_fetch_add(&l->grants_while_fenced, 1) + 1 < 2)
+        return;
+    atomic_store(&l->grants_while_fenced, 0);
     atomic_store(&l->renewed_ms, lease_now_ms());
     atomic_store(&l->duration_ms, duration_ms);
 }

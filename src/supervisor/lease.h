@@ -19,8 +19,13 @@
 typedef struct lease {
     _Atomic uint64_t duration_ms;   /* 0: never given one */
     _Atomic uint64_t renewed_ms;    /* monotonic ms of the last probe */
+    _Atomic unsigned grants_while_fenced;
 } lease;
 
+/* A probe's grant. A lease of 1 ms or less is withheld (the orchestrator does not count
+ * this device as active): fenced at once. Once fenced, it takes two grants in a row to
+ * serve again: a single grant may be an old probe delivered late, when a cut link came
+ * back, and the next one (an interval later) says what is really placed here. */
 void lease_renew(lease *l, uint64_t duration_ms);
 /* True when a lease was given and has run out; *duration_ms says how long it was. */
 bool lease_expired(lease *l, uint64_t *duration_ms);

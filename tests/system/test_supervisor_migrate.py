@@ -580,7 +580,12 @@ def test_fenced_after_the_lease_and_dropped_when_replaced(supervisors, file_serv
     r = s1.call("a", "counter", "increment")
     assert r.status == 503, r
     assert r.json()["errorText"].startswith("fenced: no word from the orchestrator for 400 ms")
-    # the next probe confirms a (same epoch), drops b (replaced at epoch 2 elsewhere)
+    # the next probe drops b (replaced at epoch 2 elsewhere) but, alone, does not end
+    # the fence: it may be an old probe delivered late when a cut link came back
+    probe(s1, 400, "a=1,b=2")
+    r = s1.call("a", "counter", "increment")
+    assert r.status == 503 and r.json()["errorText"].startswith("fenced"), r
+    # the one after it confirms a (same epoch)
     probe(s1, 400, "a=1,b=2")
     assert s1.call("a", "counter", "increment").json()["result"] == {"result": "3"}
     r = s1.call("b", "counter", "increment")
@@ -590,6 +595,25 @@ def test_fenced_after_the_lease_and_dropped_when_replaced(supervisors, file_serv
     probe(s1, 400, "-")
     assert s1.get("/deploy/a").status == 404
     assert "event=deployment.dropped deployment=a" in s1.log_text()
+
+
+def test_a_withheld_lease_fences_at_once(supervisors, file_server, example):
+    # the orchestrator grants a lease only to a device it counts as active: a probe to a
+    # suspect or lost one carries 1 ms, and a late grant alone does not lift the fence
+    s1 = supervisors("s1")
+    assert s1.deploy(counter_node(s1, file_server, example, dep="a", epoch=1)).status == 200
+    probe(s1, 2000, "a=1")
+    assert s1.call("a", "counter", "increment").json()["result"] == {"result": "1"}
+    probe(s1, 1, "a=1")
+    r = s1.call("a", "counter", "increment")
+    assert r.status == 503 and r.json()["errorText"].startswith("fenced"), r
+    probe(s1, 2000, "a=1")
+    assert s1.call("a", "counter", "increment").status == 503
+    probe(s1, 1, "a=1")                             # not two grants in a row
+    probe(s1, 2000, "a=1")
+    assert s1.call("a", "counter", "increment").status == 503
+    probe(s1, 2000, "a=1")
+    assert s1.call("a", "counter", "increment").json()["result"] == {"result": "2"}
 
 
 def test_a_fresh_deployment_survives_a_probe_that_predates_it(supervisors, file_server,
