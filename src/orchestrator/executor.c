@@ -82,6 +82,7 @@ typedef struct run {
     long unreachable_step;      /* the step whose device could not be reached, or -1 */
     bool stale_epoch;           /* step 1 refused as a device whose placement changes:
                                  * a newer epoch, fenced, or the deployment gone */
+    bool fenced;                /* ... as fenced: it may serve again where it is */
 } run;
 
 static void fail(run *r, int status, long step, const char *fmt, ...)
@@ -546,8 +547,10 @@ static void call_and_follow(run *r, const char *url, const json_t *endpoint)
     /* refusals that say the placement is changing under us: nothing ran */
     if (!result_url && ((res.status == 409 && refusal && strstr(refusal, "stale epoch")) ||
                         (res.status == 503 && refusal && strstr(refusal, "fenced")) ||
-                        (res.status == 404 && refusal && strstr(refusal, "does not exist"))))
+                        (res.status == 404 && refusal && strstr(refusal, "does not exist")))) {
         r->stale_epoch = true;
+        r->fenced = res.status == 503;
+    }
     if (res.status >= 400 && !result_url) {
         const char *why = string_member(answer, "errorText");
         fail(r, res.status >= 500 ? 502 : 400, 0, "%s refused the call (%ld): %s", label(r, 0),
@@ -735,13 +738,16 @@ static void retry_if_stale(run *r)
         deadline = r->started + EXECUTION_TIMEOUT_MS;
     for (int tries = 0; tries < 5 && r->stale_epoch && r->error[0]; tries++) {
         json_int_t had = deployment_epoch(r->deployment);
+        double fenced_retry = now_ms() + 1.5 * r->o->settings.health_interval_ms;
         json_t *doc = NULL;
         char err[256];
         for (;;) {
             if (store_deployment_get(r->o->store, r->deployment_id, &doc, err, sizeof err) !=
                 STORE_OK)
                 return;
-            if (deployment_epoch(doc) > had)
+            /* A fenced device that is still the placement (it came back, or had one
+             * probe too few) serves again after its next probes: call it again then. */
+            if (deployment_epoch(doc) > had || (r->fenced && now_ms() >= fenced_retry))
                 break;
             json_decref(doc);
             doc = NULL;
@@ -761,6 +767,7 @@ static void retry_if_stale(run *r)
         r->status = 0;
         r->failed_step = -1;
         r->stale_epoch = false;
+        r->fenced = false;
         const json_t *endpoint = endpoint_of(r, 0);
         char *url = first_url(r, endpoint);
         if (url)

@@ -185,6 +185,15 @@ static char *base_of(const char *url)
     return end ? strndup(url, (size_t)(end - url)) : strdup(url);
 }
 
+/* How long a fenced next step is asked again, and how often. */
+#define FENCED_RETRY_MS 10000
+#define FENCED_PAUSE_MS 200
+
+static bool fenced(const http_result *r)
+{
+    return r->status == 503 && r->body && strstr(r->body, "fenced");
+}
+
 /* Why the next step should be looked up again, or NULL. */
 static const char *reroute_reason(bool answered, const http_result *r)
 {
@@ -276,6 +285,32 @@ void chain_forward(const manifest_endpoint *to, const char *primitive, const cha
                              has_epoch ? &epoch : NULL, &r);
     }
     free(base);
+    /* A next step that is fenced (its device came back and has not had the probes that
+     * let it serve again, or is being replaced) is asked again for a while: nothing ran
+     * there, and it serves again within a few health intervals or is re-placed. */
+    for (double until = now_ms() + FENCED_RETRY_MS;
+         answered && fenced(&r) && now_ms() < until && now_ms() < deadline;) {
+        sleep_ms(FENCED_PAUSE_MS);
+        uint64_t placed = 0;
+        bool has_placed = false;
+        char *moved = look_up(to, ctx, &r, &placed, &has_placed);
+        char *url = moved && strcmp(moved, to->url) ? next_url(to, moved, file_count ? NULL
+                                                                                    : primitive)
+                                                    : NULL;
+        if (url) {
+            log_info("chain.rerouted", "request=%s deployment=%s from=%s to=%s reason=fenced",
+                     request_id, ctx->deployment, log_quote(out->next_url), log_quote(url));
+            free(out->next_url);
+            out->next_url = url;
+            free(out->new_base);
+            out->new_base = moved;
+            moved = NULL;
+        }
+        free(moved);
+        http_result_free(&r);
+        answered = call_next(to, out->next_url, files, file_count, timeout_ms,
+                             url && has_placed ? &placed : &ctx->epoch, &r);
+    }
     if (!answered) {
         snprintf(out->error, sizeof out->error, "the next step %s cannot be reached: %s",
                  out->next_url, r.error);
