@@ -176,10 +176,35 @@ static bool plan(migration *m)
     }
     for (size_t s = 0; s < n; s++)
         pins[s] = s == m->step ? wanted : string_member(json_array_get(sequence, s), "device");
-    m->next = json_deep_copy(m->doc);
     placement_set_step_leaving(o->placement, (long)m->step, m->source.id);
     char err[768] = "";
-    bool ok = m->next && deployment_replace(o, m->next, pins, err, sizeof err);
+    bool ok = false;
+    /* Without a device named, the step's failovers come first, in the manifest's order
+     * (as when its device is lost), then the solver's choice. */
+    const json_t *failovers = json_array_get(json_object_get(m->doc, "failoversBySequence"),
+                                             m->step);
+    for (size_t i = 0; !wanted && !ok && i < json_array_size(failovers); i++) {
+        const char *candidate = json_string_value(json_array_get(failovers, i));
+        device_view v;
+        if (!candidate || !strcmp(candidate, m->source.id) ||
+            !fleet_device(o->fleet, candidate, &v))
+            continue;
+        bool usable = fleet_usable(&v) && !placement_is_leaving(o->placement, v.id);
+        fleet_view_clear(&v);
+        if (!usable)
+            continue;
+        pins[m->step] = candidate;
+        json_decref(m->next);
+        char why[768];
+        ok = (m->next = json_deep_copy(m->doc)) &&
+             deployment_replace(o, m->next, pins, why, sizeof why);
+    }
+    if (!ok) {
+        pins[m->step] = wanted;
+        json_decref(m->next);
+        ok = (m->next = json_deep_copy(m->doc)) &&
+             deployment_replace(o, m->next, pins, err, sizeof err);
+    }
     placement_set_step_leaving(o->placement, -1, NULL);
     free(pins);
     if (!ok) {
