@@ -267,9 +267,15 @@ void chain_forward(const manifest_endpoint *to, const char *primitive, const cha
     uint64_t epoch = 0;
     bool has_epoch = false;
     char *base = why ? look_up(to, ctx, &r, &epoch, &has_epoch) : NULL;
-    char *again = base && strcmp(base, to->url) ? next_url(to, base, file_count ? NULL
-                                                                                 : primitive)
-                                                : NULL;
+    /* Asked again where it is now; or at the same place with the placement's epoch when
+     * ours was older (our routes changed while this call ran: the call began with the
+     * old epoch, and the hop it now goes to already holds the new one). */
+    bool same_place = base && !strcmp(base, to->url);
+    bool newer_epoch = why && !strcmp(why, "stale epoch") && has_epoch &&
+                       epoch > ctx->epoch;
+    char *again = base && (!same_place || newer_epoch)
+                      ? next_url(to, base, file_count ? NULL : primitive)
+                      : NULL;
     if (again) {
         log_info("chain.rerouted", "request=%s deployment=%s from=%s to=%s reason=%s",
                  request_id, ctx->deployment, log_quote(out->next_url), log_quote(again),
