@@ -96,6 +96,30 @@ static void mark_moved_modules(supervisor *sv)
     free(all);
 }
 
+
+/* A supervisor that restarts holding deployments an orchestrator placed (with an
+ * epoch) may have been replaced while it was down: it serves them again only once
+ * the orchestrator's probes confirm them (two grants, docs/migration.md "Lease"). */
+static void start_fenced_if_placed(supervisor *sv)
+{
+    if (!device_has_orchestrator(sv->device))
+        return;
+    size_t count;
+    deployment **all = deployment_store_snapshot(sv->deployments, &count);
+    bool placed = false;
+    for (size_t i = 0; i < count; i++) {
+        placed = placed || all[i]->manifest->epoch > 0;
+        deployment_release(all[i]);
+    }
+    free(all);
+    if (placed) {
+        lease_renew(&sv->lease, 1);
+        log_info("supervisor.fenced", "reason=%s",
+                 log_quote("restarted with deployments an orchestrator placed: serving them "
+                           "again once its probes confirm them"));
+    }
+}
+
 static bool start(supervisor *sv, char *err, size_t err_size)
 {
     const supervisor_config *c = sv->config;
@@ -137,6 +161,7 @@ static bool start(supervisor *sv, char *err, size_t err_size)
     if (!sv->deployments)
         return false;
     mark_moved_modules(sv);
+    start_fenced_if_placed(sv);
     sv->executor = executor_start((unsigned)c->workers, (size_t)c->max_queued, err, err_size);
     if (!sv->executor || !start_server(sv, err, err_size))
         return false;

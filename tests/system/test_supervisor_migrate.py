@@ -8,6 +8,7 @@ device drop its copy if it is not; chained calls carry the epoch.
 """
 import json
 import os
+import socket
 import threading
 import time
 import urllib.error
@@ -595,6 +596,26 @@ def test_fenced_after_the_lease_and_dropped_when_replaced(supervisors, file_serv
     probe(s1, 400, "-")
     assert s1.get("/deploy/a").status == 404
     assert "event=deployment.dropped deployment=a" in s1.log_text()
+
+
+def test_restarted_with_placed_deployments_it_waits_for_the_orchestrator(supervisors,
+                                                                           file_server, example):
+    # it may have been replaced while it was down: what an orchestrator placed (an epoch)
+    # is served again only once the orchestrator's probes confirm it
+    nobody = socket.socket()
+    nobody.bind(("127.0.0.1", 0))                   # an orchestrator URL nothing answers at
+    url = f"http://127.0.0.1:{nobody.getsockname()[1]}"
+    s1 = supervisors("s1", args=["--orchestrator-url", url])
+    assert s1.deploy(counter_node(s1, file_server, example, dep="a", epoch=1)).status == 200
+    assert s1.call("a", "counter", "increment").json()["result"] == {"result": "1"}
+    s1.stop()
+    s1.start()
+    r = s1.call("a", "counter", "increment")
+    assert r.status == 503 and r.json()["errorText"].startswith("fenced"), r
+    probe(s1, 2000, "a=1")
+    probe(s1, 2000, "a=1")
+    assert s1.call("a", "counter", "increment").json()["result"] == {"result": "2"}
+    nobody.close()
 
 
 def test_a_withheld_lease_fences_at_once(supervisors, file_server, example):
