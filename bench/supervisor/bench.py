@@ -19,10 +19,8 @@ import http.client
 import json
 import os
 import pathlib
-import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +30,8 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "system"))
+sys.path.insert(0, str(REPO / "bench"))
+from results_section import machine, write_section  # noqa: E402
 from supervisor_util import (FileServer, Supervisor, endpoint, module_entry, node,  # noqa: E402
                              request)
 
@@ -100,16 +100,6 @@ def memory_kb(pid):
 
 def load_average():
     return os.getloadavg()[0]
-
-
-def machine():
-    cpu = "unknown"
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = int(re.search(r"MemTotal:\s+(\d+)", pathlib.Path("/proc/meminfo").read_text()).group(1))
-    return f"{cpu}, {os.cpu_count()} cores, {mem // 1024 // 1024} GiB RAM, Linux {platform.release()}"
 
 
 class Bench:
@@ -372,15 +362,6 @@ def report(results, args, commit):
     return "\n".join(lines) + "\n"
 
 
-def write_section(path, text):
-    old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + text.rstrip("\n") + old[old.index(END) + len(END):]
-    else:
-        new = old + ("\n" if old and not old.endswith("\n\n") else "") + text
-    path.write_text(new)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--liquid", default=str(REPO / "build" / "liquid"))
@@ -413,7 +394,7 @@ def main():
     text = report(results, args, commit)
     print(text)
     if not args.no_write:
-        write_section(REPO / "bench" / "RESULTS.md", text)
+        write_section(REPO / "bench" / "RESULTS.md", text, BEGIN, END)
 
 
 if __name__ == "__main__":
