@@ -252,6 +252,29 @@ json_t *store_column_json(sqlite3_stmt *stmt, int column)
     return json_loads(text, JSON_DECODE_ANY, NULL);
 }
 
+store_result store_read_doc(store *s, const char *sql, const char *kind,
+                            const char *id_or_name, json_t **out, char *err, size_t err_size)
+{
+    sqlite3_stmt *stmt = store_prepare(s, sql, err, err_size);
+    if (!stmt)
+        return STORE_ERROR;
+    store_bind_text(stmt, 1, id_or_name);
+    int rc = sqlite3_step(stmt);
+    json_t *doc = rc == SQLITE_ROW ? store_column_json(stmt, 0) : NULL;
+    store_release(s, stmt);
+    if (rc == SQLITE_DONE) {
+        store_error(err, err_size, "no %s with id or name '%s'", kind, id_or_name);
+        return STORE_NOT_FOUND;
+    }
+    if (!doc) {
+        char what[64];
+        snprintf(what, sizeof what, "reading a %s", kind);
+        return store_fail(s, what, err, err_size);
+    }
+    *out = doc;
+    return STORE_OK;
+}
+
 store_result store_step_done(store *s, sqlite3_stmt *stmt, const char *conflict, char *err,
                              size_t err_size)
 {

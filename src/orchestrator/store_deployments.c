@@ -106,23 +106,9 @@ store_result store_deployment_put(store *s, const json_t *deployment, char *err,
 static store_result read_deployment(store *s, const char *id_or_name, json_t **out, char *err,
                                     size_t err_size)
 {
-    sqlite3_stmt *stmt = store_prepare(
-        s, "SELECT doc FROM deployments WHERE id = ?1 OR name = ?1"
-           " ORDER BY id = ?1 DESC LIMIT 1", err, err_size);
-    if (!stmt)
-        return STORE_ERROR;
-    store_bind_text(stmt, 1, id_or_name);
-    int rc = sqlite3_step(stmt);
-    json_t *doc = rc == SQLITE_ROW ? store_column_json(stmt, 0) : NULL;
-    store_release(s, stmt);
-    if (rc == SQLITE_DONE) {
-        store_error(err, err_size, "no deployment with id or name '%s'", id_or_name);
-        return STORE_NOT_FOUND;
-    }
-    if (!doc)
-        return store_fail(s, "reading a deployment", err, err_size);
-    *out = doc;
-    return STORE_OK;
+    return store_read_doc(s, "SELECT doc FROM deployments WHERE id = ?1 OR name = ?1"
+                             " ORDER BY id = ?1 DESC LIMIT 1",
+                          "deployment", id_or_name, out, err, err_size);
 }
 
 store_result store_deployment_get(store *s, const char *id_or_name, json_t **out, char *err,

@@ -45,6 +45,10 @@ json_t *store_column_json(sqlite3_stmt *stmt, int column);
  * not NULL). Releases the statement. */
 store_result store_step_done(store *s, sqlite3_stmt *stmt, const char *conflict, char *err,
                              size_t err_size);
+/* The document (column 0) of the one row sql selects with ?1 bound to id_or_name:
+ * STORE_NOT_FOUND "no KIND with id or name '...'" when there is none. Lock held. */
+store_result store_read_doc(store *s, const char *sql, const char *kind,
+                            const char *id_or_name, json_t **out, char *err, size_t err_size);
 /* The message of the connection's last error as a store_result. */
 store_result store_fail(store *s, const char *what, char *err, size_t err_size);
 

@@ -85,24 +85,10 @@ store_result store_module_get(store *s, const char *id_or_name, json_t **out, ch
 {
     *out = NULL;
     pthread_mutex_lock(&s->lock);
-    store_result r = STORE_ERROR;
-    sqlite3_stmt *stmt = store_prepare(
-        s, "SELECT doc FROM modules WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
-        err, err_size);
-    if (stmt) {
-        store_bind_text(stmt, 1, id_or_name);
-        int rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW && (*out = store_column_json(stmt, 0)))
-            r = STORE_OK;
-        else if (rc == SQLITE_DONE)
-            r = STORE_NOT_FOUND;
-        else
-            r = store_fail(s, "reading a module", err, err_size);
-        store_release(s, stmt);
-    }
+    store_result r = store_read_doc(s, "SELECT doc FROM modules WHERE id = ?1 OR name = ?1"
+                                       " ORDER BY id = ?1 DESC LIMIT 1",
+                                    "module", id_or_name, out, err, err_size);
     pthread_mutex_unlock(&s->lock);
-    if (r == STORE_NOT_FOUND)
-        store_error(err, err_size, "no module with id or name '%s'", id_or_name);
     return r;
 }
 
